@@ -1,0 +1,216 @@
+"""Generation with optional steering: batched answers and token-by-token streaming.
+
+Every call seeds torch with `settings.seed` right before generating, so a baseline and a steered
+run with the same settings differ only by the edits. The subject's lock serialises use of the one
+shared model: hooks registered for one request never touch another's generation.
+
+    gens = generate_batch(subject, ["What happened in 1989?"], GenerationSettings(seed=1))
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from core.errors import BadInputError
+from core.model import Subject, check_prompt, split_reasoning
+from core.splice import steering
+
+_LOCKS: dict[int, threading.Lock] = {}
+
+
+def model_lock(subject: Subject) -> threading.Lock:
+    """One lock per loaded model object."""
+    return _LOCKS.setdefault(id(subject.model), threading.Lock())
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """Sampling settings shared by the baseline and the steered run."""
+
+    max_new_tokens: int = 128
+    """How many tokens to generate at most."""
+    temperature: float = 0.0
+    """0 means greedy decoding; above 0, sampling at this temperature."""
+    top_p: float = 0.95
+    """Nucleus sampling mass (ignored when greedy)."""
+    seed: int = 0
+    """Torch seed set before each generation."""
+    system: str | None = None
+    """Optional system prompt."""
+
+    def __post_init__(self):
+        if not 1 <= int(self.max_new_tokens) <= 8192:
+            raise BadInputError(f"max_new_tokens must be in 1..8192, got {self.max_new_tokens}")
+        if not 0.0 <= float(self.temperature) <= 5.0:
+            raise BadInputError(f"temperature must be in 0..5, got {self.temperature}")
+        if not 0.0 < float(self.top_p) <= 1.0:
+            raise BadInputError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    def generate_kwargs(self, tokenizer) -> dict:
+        kwargs = {
+            "max_new_tokens": int(self.max_new_tokens),
+            "pad_token_id": tokenizer.pad_token_id,
+        }
+        if self.temperature > 0:
+            kwargs.update(
+                do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p)
+            )
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+
+@dataclass
+class Generation:
+    """One generated answer."""
+
+    prompt: str
+    text: str
+    """Everything the model wrote (special tokens removed)."""
+    reasoning: str | None
+    """Inside <think>...</think>; None when the model wrote no reasoning block."""
+    answer: str
+    """The text after the reasoning."""
+    n_tokens: int
+    seconds: float
+    token_ids: list[int] | None = None
+    """Generated token ids (padding removed)."""
+
+
+def _seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def encode_batch(subject: Subject, prompts: list[str], system: str | None = None):
+    """Left-padded chat-formatted batch: (input_ids, attention_mask, prompt_lengths)."""
+    for p in prompts:
+        check_prompt(p)
+    texts = [subject.chat_text(p, system) for p in prompts]
+    tok = subject.tokenizer
+    side = tok.padding_side
+    tok.padding_side = "left"
+    try:
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tok.padding_side = side
+    lengths = enc["attention_mask"].sum(dim=1)
+    if int(lengths.max()) > subject.max_context:
+        raise BadInputError(
+            f"a prompt is {int(lengths.max())} tokens after chat formatting; this model takes at "
+            f"most {subject.max_context}"
+        )
+    device = subject.device
+    return enc["input_ids"].to(device), enc["attention_mask"].to(device), lengths
+
+
+@torch.no_grad()
+def generate_batch(
+    subject: Subject,
+    prompts: list[str],
+    settings: GenerationSettings | None = None,
+    edits=None,
+    sae=None,
+    batch_size: int = 8,
+) -> list[Generation]:
+    """Answer each prompt (batched, left padding); steer with `edits` through `sae` if given."""
+    settings = settings or GenerationSettings()
+    if edits and sae is None:
+        raise BadInputError("steering edits need an SAE; load one with --sae")
+    results: list[Generation] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        ids, mask, lengths = encode_batch(subject, chunk, settings.system)
+        t0 = time.perf_counter()
+        with model_lock(subject), steering(subject, sae, edits, lengths):
+            _seed(settings.seed)
+            out = subject.model.generate(
+                input_ids=ids, attention_mask=mask, **settings.generate_kwargs(subject.tokenizer)
+            )
+        seconds = time.perf_counter() - t0
+        new = out[:, ids.shape[1] :]
+        for prompt, row in zip(chunk, new, strict=True):
+            keep = (
+                row[row != subject.tokenizer.pad_token_id]
+                if subject.tokenizer.pad_token_id is not None
+                else row
+            )
+            text = subject.tokenizer.decode(keep, skip_special_tokens=False)
+            text = _strip_special(subject.tokenizer, text)
+            reasoning, answer = split_reasoning(text)
+            results.append(
+                Generation(
+                    prompt,
+                    text,
+                    reasoning,
+                    answer,
+                    int(keep.numel()),
+                    seconds / len(chunk),
+                    keep.tolist(),
+                )
+            )
+    return results
+
+
+def _strip_special(tokenizer, text: str) -> str:
+    """Drop special tokens except the <think> markers, which split_reasoning needs."""
+    for token in tokenizer.all_special_tokens:
+        if token not in ("<think>", "</think>"):
+            text = text.replace(token, "")
+    return text.strip()
+
+
+def stream_generate(
+    subject: Subject,
+    prompt: str,
+    settings: GenerationSettings | None = None,
+    edits=None,
+    sae=None,
+) -> Iterator[str]:
+    """Yield the text generated so far after each new token."""
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+    class _Cancelled(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return cancel.is_set()
+
+    settings = settings or GenerationSettings()
+    if edits and sae is None:
+        raise BadInputError("steering edits need an SAE; load one with --sae")
+    ids, mask, lengths = encode_batch(subject, [prompt], settings.system)
+    streamer = TextIteratorStreamer(subject.tokenizer, skip_prompt=True, skip_special_tokens=False)
+    error: list[BaseException] = []
+    cancel = threading.Event()
+
+    def run():
+        try:
+            with torch.no_grad(), steering(subject, sae, edits, lengths):
+                _seed(settings.seed)
+                subject.model.generate(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                    **settings.generate_kwargs(subject.tokenizer),
+                )
+        except BaseException as err:  # surfaced in the caller's thread below
+            error.append(err)
+            streamer.end()
+
+    with model_lock(subject):
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        text = ""
+        try:
+            for piece in streamer:
+                text += piece
+                yield _strip_special(subject.tokenizer, text)
+        finally:  # a consumer that stops early must not leave hooks running on the model
+            cancel.set()
+            worker.join()
+    if error:
+        raise error[0]

@@ -1,0 +1,198 @@
+"""SAE artifacts: load (SAELens folder or registry), validate against the subject, save atomically.
+
+An artifact is a folder with SAELens's `cfg.json` + `sae_weights.safetensors` (loadable by
+`sae_lens.SAE.load_from_disk`) and our `card.json` (subject fingerprint, hook, data, metrics).
+Loaders read these and never guess: a d_model or hook mismatch is a clear SaeLoadError.
+
+    from core.sae import load_sae; sae = load_sae("assets/sae/embedded", subject)
+"""
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from core.errors import SaeLoadError
+from core.paths import ASSETS
+
+CARD_FILE = "card.json"
+REGISTRY_PREFIX = "registry:"
+DEFAULT_EMBEDDED_SAE = ASSETS / "sae" / "embedded"
+
+_TL_HOOK = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|mid|post)$")
+
+
+def translate_hook_name(name: str) -> str:
+    """TransformerLens residual hook names -> HF module paths; HF paths pass through.
+
+    `blocks.L.hook_resid_post` is the output of decoder layer L (`model.layers.L`);
+    `blocks.L.hook_resid_pre` is the input of layer L, i.e. the output of layer L-1.
+    """
+    match = _TL_HOOK.match(name)
+    if not match:
+        return name
+    layer, kind = int(match.group(1)), match.group(2)
+    if kind == "post":
+        return f"model.layers.{layer}"
+    if kind == "pre" and layer > 0:
+        return f"model.layers.{layer - 1}"
+    raise SaeLoadError(
+        f"hook '{name}' has no decoder-layer output equivalent; censorscope splices SAEs on "
+        "the residual stream after a decoder layer (hook_resid_post)"
+    )
+
+
+def layer_of(hook_name: str) -> int | None:
+    match = re.fullmatch(r"model\.layers\.(\d+)", hook_name)
+    return int(match.group(1)) if match else None
+
+
+def subject_fingerprint(subject) -> dict:
+    """What must agree between an SAE and the model it is spliced into."""
+    cfg = subject.model.config
+    return {
+        "model_type": cfg.model_type,
+        "d_model": int(cfg.hidden_size),
+        "n_layers": int(cfg.num_hidden_layers),
+        "vocab_size": int(cfg.vocab_size),
+    }
+
+
+@dataclass
+class LoadedSae:
+    """A SAELens SAE plus what censorscope needs to splice it."""
+
+    sae: torch.nn.Module
+    hook_name: str
+    """HF module path whose output the SAE reads, e.g. 'model.layers.15'."""
+    path: str
+    card: dict = field(default_factory=dict)
+
+    @property
+    def d_in(self) -> int:
+        return int(self.sae.cfg.d_in)
+
+    @property
+    def d_sae(self) -> int:
+        return int(self.sae.cfg.d_sae)
+
+    @property
+    def architecture(self) -> str:
+        return self.sae.cfg.architecture()
+
+    @property
+    def W_dec(self) -> torch.Tensor:  # [d_sae, d_in]
+        return self.sae.W_dec
+
+    def encode(self, h: torch.Tensor) -> torch.Tensor:
+        """Feature activations [..., d_sae] for residual activations h [..., d_in]."""
+        return self.sae.encode(h.to(self.sae.W_enc.dtype))
+
+    def labels(self) -> dict[int, str]:
+        """Feature labels from the card, if the artifact has any."""
+        return {int(k): v for k, v in self.card.get("labels", {}).items()}
+
+
+def load_sae(spec: str | Path, subject=None, device: str | None = None) -> LoadedSae:
+    """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`."""
+    from sae_lens import SAE
+
+    device = device or (str(subject.device) if subject is not None else "cpu")
+    spec = str(spec)
+    card: dict = {}
+    if spec.startswith(REGISTRY_PREFIX):
+        try:
+            release, sae_id = spec[len(REGISTRY_PREFIX) :].split(":", 1)
+        except ValueError as err:
+            raise SaeLoadError(
+                f"registry SAEs are named 'registry:RELEASE:SAE_ID', got '{spec}'"
+            ) from err
+        try:
+            sae = SAE.from_pretrained(release, sae_id, device=device)
+        except Exception as err:  # the registry raises many kinds; all mean "not loadable here"
+            raise SaeLoadError(
+                f"could not load SAE {release}/{sae_id} from the registry: {err}"
+            ) from err
+    else:
+        folder = Path(spec).expanduser()
+        if not folder.is_dir():
+            raise SaeLoadError(f"SAE folder not found: {folder}")
+        if not (folder / "cfg.json").exists():
+            raise SaeLoadError(f"{folder} is not an SAE folder: it has no cfg.json")
+        if (folder / CARD_FILE).exists():
+            try:
+                card = json.loads((folder / CARD_FILE).read_text())
+            except json.JSONDecodeError as err:
+                raise SaeLoadError(f"{folder / CARD_FILE} is not valid JSON: {err}") from err
+        try:
+            sae = SAE.load_from_disk(folder, device=device)
+        except Exception as err:
+            raise SaeLoadError(f"could not load the SAE in {folder}: {err}") from err
+    raw_hook = card.get("hook_name") or sae.cfg.metadata.hook_name
+    if not raw_hook:
+        raise SaeLoadError(f"the SAE at {spec} does not record its hook name (cfg.json metadata)")
+    sae.eval()
+    sae.requires_grad_(False)
+    loaded = LoadedSae(sae=sae, hook_name=translate_hook_name(raw_hook), path=spec, card=card)
+    if subject is not None:
+        check_fits(loaded, subject)
+    return loaded
+
+
+def check_fits(sae: LoadedSae, subject) -> None:
+    """Raise SaeLoadError naming the difference when the SAE was not made for this subject."""
+    if sae.d_in != subject.d_model:
+        raise SaeLoadError(
+            f"the SAE reads {sae.d_in}-dim activations but {subject.name} has d_model "
+            f"{subject.d_model}: this SAE belongs to another model"
+        )
+    layer = layer_of(sae.hook_name)
+    if layer is None or layer >= subject.n_layers:
+        raise SaeLoadError(
+            f"the SAE's hook '{sae.hook_name}' is not a decoder layer of {subject.name} "
+            f"(model.layers.0 .. model.layers.{subject.n_layers - 1})"
+        )
+    recorded = sae.card.get("subject", {}).get("fingerprint")
+    if recorded and recorded != subject_fingerprint(subject):
+        raise SaeLoadError(
+            f"the SAE was trained on a different model ({recorded}) than {subject.name} "
+            f"({subject_fingerprint(subject)})"
+        )
+
+
+def make_sae(d_in: int, d_sae: int, k: int, hook_name: str, seed: int = 0, **overrides):
+    """A fresh SAELens TopK SAE (random init): for tests and as a starting point."""
+    from sae_lens import TopKSAE, TopKSAEConfig
+
+    if not 0 < k <= d_sae:
+        raise SaeLoadError(f"k must be in 1..d_sae ({d_sae}), got {k}")
+    cfg = TopKSAEConfig(d_in=d_in, d_sae=d_sae, k=k, **overrides)
+    cfg.metadata.hook_name = hook_name
+    torch.manual_seed(seed)
+    return TopKSAE(cfg)
+
+
+def save_sae(sae: torch.nn.Module, folder: str | Path, card: dict) -> Path:
+    """Write cfg + weights + card into a temp folder, then rename: loaders never see half a folder."""
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    sae.save_inference_model(str(tmp)) if hasattr(sae, "save_inference_model") else sae.save_model(
+        str(tmp)
+    )
+    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str))
+    if folder.exists():
+        old = folder.with_name(folder.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
+    return folder
