@@ -140,25 +140,47 @@ def parse_edit_args(
 
 @dataclass(frozen=True)
 class EditTensors:
-    """A recipe packed as tensors so the hook applies it with no per-token Python branching."""
+    """A recipe packed as tensors so the hook applies it with no per-token Python branching.
+
+    Slots past the recipe's length have mode -1 and leave activations untouched, so a fixed
+    capacity can be refilled in place (compiled graphs keep their buffers).
+    """
 
     features: torch.Tensor  # [n] long
-    mode: torch.Tensor  # [n] long, index into MODES
+    mode: torch.Tensor  # [n] long, index into MODES; -1 = unused slot
     value: torch.Tensor  # [n] float
     where: torch.Tensor  # [n] long, index into WHERES
 
     @classmethod
-    def pack(cls, edits: list[FeatureEdit], device, dtype=torch.float32) -> "EditTensors":
+    def empty(cls, capacity: int, device, dtype=torch.float32) -> "EditTensors":
         return cls(
-            features=torch.tensor([e.feature for e in edits], dtype=torch.long, device=device),
-            mode=torch.tensor(
-                [MODES.index(e.mode) for e in edits], dtype=torch.long, device=device
-            ),
-            value=torch.tensor([e.value for e in edits], dtype=dtype, device=device),
-            where=torch.tensor(
-                [WHERES.index(e.where) for e in edits], dtype=torch.long, device=device
-            ),
+            features=torch.zeros(capacity, dtype=torch.long, device=device),
+            mode=torch.full((capacity,), -1, dtype=torch.long, device=device),
+            value=torch.zeros(capacity, dtype=dtype, device=device),
+            where=torch.zeros(capacity, dtype=torch.long, device=device),
         )
+
+    @classmethod
+    def pack(cls, edits: list[FeatureEdit], device, dtype=torch.float32) -> "EditTensors":
+        packed = cls.empty(len(edits), device, dtype)
+        packed.fill(edits)
+        return packed
+
+    def fill(self, edits: list[FeatureEdit]) -> None:
+        """Overwrite the slots in place with `edits`; the rest become unused."""
+        n = len(edits)
+        if n > self.features.numel():
+            raise BadInputError(f"at most {self.features.numel()} edits at once, got {n}")
+        dev = self.features.device
+        self.mode.fill_(-1)
+        self.features.zero_()
+        if n:
+            self.features[:n] = torch.tensor([e.feature for e in edits], device=dev)
+            self.mode[:n] = torch.tensor([MODES.index(e.mode) for e in edits], device=dev)
+            self.value[:n] = torch.tensor(
+                [e.value for e in edits], device=dev, dtype=self.value.dtype
+            )
+            self.where[:n] = torch.tensor([WHERES.index(e.where) for e in edits], device=dev)
 
 
 def apply_edits(
@@ -180,5 +202,5 @@ def apply_edits(
     )
     gen = is_generated.unsqueeze(-1)  # [..., 1]
     where = packed.where
-    active = (where == 0) | ((where == 1) & ~gen) | ((where == 2) & gen)  # [..., n]
+    active = (mode >= 0) & ((where == 0) | ((where == 1) & ~gen) | ((where == 2) & gen))  # [..., n]
     return torch.where(active, new, acts)

@@ -16,7 +16,7 @@ import torch
 
 from core.errors import BadInputError
 from core.model import Subject, check_prompt, split_reasoning
-from core.splice import steering
+from core.splice import make_persistent, steering
 
 _LOCKS: dict[int, threading.Lock] = {}
 
@@ -40,8 +40,14 @@ class GenerationSettings:
     """Torch seed set before each generation."""
     system: str | None = None
     """Optional system prompt."""
+    cache: str = "auto"
+    """KV cache: auto (static + compiled decoding on CUDA, dynamic on CPU) | static | dynamic."""
+    ignore_eos: bool = False
+    """Always generate max_new_tokens (benchmarks)."""
 
     def __post_init__(self):
+        if self.cache not in ("auto", "static", "dynamic"):
+            raise BadInputError(f"cache must be auto, static or dynamic, got {self.cache!r}")
         if not 1 <= int(self.max_new_tokens) <= 8192:
             raise BadInputError(f"max_new_tokens must be in 1..8192, got {self.max_new_tokens}")
         if not 0.0 <= float(self.temperature) <= 5.0:
@@ -49,11 +55,19 @@ class GenerationSettings:
         if not 0.0 < float(self.top_p) <= 1.0:
             raise BadInputError(f"top_p must be in (0, 1], got {self.top_p}")
 
-    def generate_kwargs(self, tokenizer) -> dict:
+    def generate_kwargs(self, tokenizer, device_type: str = "cpu") -> dict:
         kwargs = {
             "max_new_tokens": int(self.max_new_tokens),
             "pad_token_id": tokenizer.pad_token_id,
         }
+        cache = self.cache
+        if cache == "auto":
+            cache = "static" if device_type == "cuda" else "dynamic"
+        if cache == "static":
+            # transformers compiles the decoding step (CUDA graphs) when the cache is static.
+            kwargs["cache_implementation"] = "static"
+        if self.ignore_eos:
+            kwargs["min_new_tokens"] = int(self.max_new_tokens)
         if self.temperature > 0:
             kwargs.update(
                 do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p)
@@ -78,6 +92,13 @@ class Generation:
     seconds: float
     token_ids: list[int] | None = None
     """Generated token ids (padding removed)."""
+
+
+def _prepare_hook(subject: Subject, sae, edits, settings: GenerationSettings) -> None:
+    """Compiled decoding recompiles whenever hooks change; give it one hook it can keep."""
+    kwargs = settings.generate_kwargs(subject.tokenizer, subject.device.type)
+    if edits and sae is not None and kwargs.get("cache_implementation") == "static":
+        make_persistent(subject, sae)
 
 
 def _seed(seed: int) -> None:
@@ -126,10 +147,13 @@ def generate_batch(
         chunk = prompts[start : start + batch_size]
         ids, mask, lengths = encode_batch(subject, chunk, settings.system)
         t0 = time.perf_counter()
+        _prepare_hook(subject, sae, edits, settings)
         with model_lock(subject), steering(subject, sae, edits, lengths):
             _seed(settings.seed)
             out = subject.model.generate(
-                input_ids=ids, attention_mask=mask, **settings.generate_kwargs(subject.tokenizer)
+                input_ids=ids,
+                attention_mask=mask,
+                **settings.generate_kwargs(subject.tokenizer, subject.device.type),
             )
         seconds = time.perf_counter() - t0
         new = out[:, ids.shape[1] :]
@@ -195,12 +219,13 @@ def stream_generate(
                     attention_mask=mask,
                     streamer=streamer,
                     stopping_criteria=StoppingCriteriaList([_Cancelled()]),
-                    **settings.generate_kwargs(subject.tokenizer),
+                    **settings.generate_kwargs(subject.tokenizer, subject.device.type),
                 )
         except BaseException as err:  # surfaced in the caller's thread below
             error.append(err)
             streamer.end()
 
+    _prepare_hook(subject, sae, edits, settings)
     with model_lock(subject):
         worker = threading.Thread(target=run, daemon=True)
         worker.start()

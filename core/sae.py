@@ -63,13 +63,29 @@ def subject_fingerprint(subject) -> dict:
 
 @dataclass
 class LoadedSae:
-    """A SAELens SAE plus what censorscope needs to splice it."""
+    """An SAE plus what censorscope needs to splice it.
+
+    `sae` is a SAELens SAE (or a RuntimeTopK when SAELens is not installed, e.g. on a bare GPU
+    box). TopK SAEs without input normalisation take a fast path that reads the weights
+    directly: the steering hook needs only the edited features' activations, not a dense scatter.
+    """
 
     sae: torch.nn.Module
     hook_name: str
     """HF module path whose output the SAE reads, e.g. 'model.layers.15'."""
     path: str
     card: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        cfg = self.sae.cfg
+        self.k: int | None = getattr(cfg, "k", None)
+        self._fast = (
+            self.architecture == "topk"
+            and getattr(cfg, "normalize_activations", "none") == "none"
+            and not getattr(cfg, "rescale_acts_by_decoder_norm", False)
+            and getattr(cfg, "reshape_activations", "none") == "none"
+        )
+        self._b_in = self.sae.b_dec if getattr(cfg, "apply_b_dec_to_input", True) else None
 
     @property
     def d_in(self) -> int:
@@ -87,13 +103,63 @@ class LoadedSae:
     def W_dec(self) -> torch.Tensor:  # [d_sae, d_in]
         return self.sae.W_dec
 
+    def _pre(self, h: torch.Tensor) -> torch.Tensor:  # [..., d_in] -> [..., d_sae]
+        x = h.to(self.sae.W_enc.dtype)
+        if self._b_in is not None:
+            x = x - self._b_in
+        return x @ self.sae.W_enc + self.sae.b_enc
+
     def encode(self, h: torch.Tensor) -> torch.Tensor:
         """Feature activations [..., d_sae] for residual activations h [..., d_in]."""
-        return self.sae.encode(h.to(self.sae.W_enc.dtype))
+        if not self._fast:
+            return self.sae.encode(h.to(self.sae.W_enc.dtype))
+        pre = self._pre(h)
+        values, indices = pre.topk(self.k, dim=-1, sorted=False)
+        return torch.zeros_like(pre).scatter_(-1, indices, values.relu())
+
+    def acts_of(self, h: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """Activations [..., n] of the given features only; same values as encode(h)[..., features]."""
+        if not self._fast:
+            return self.encode(h)[..., features]
+        pre = self._pre(h)  # [..., d_sae]
+        kth = pre.topk(self.k, dim=-1, sorted=False).values.amin(dim=-1, keepdim=True)
+        chosen = pre[..., features]
+        return torch.where(chosen >= kth, chosen.relu(), torch.zeros_like(chosen))
 
     def labels(self) -> dict[int, str]:
         """Feature labels from the card, if the artifact has any."""
         return {int(k): v for k, v in self.card.get("labels", {}).items()}
+
+
+@dataclass
+class RuntimeTopKConfig:
+    d_in: int
+    d_sae: int
+    k: int
+    apply_b_dec_to_input: bool = True
+    normalize_activations: str = "none"
+
+    @staticmethod
+    def architecture() -> str:
+        return "topk"
+
+
+class RuntimeTopK(torch.nn.Module):
+    """A TopK SAE's weights without SAELens: for machines where SAELens is not installed."""
+
+    def __init__(self, cfg: RuntimeTopKConfig, dtype=torch.float32, device=None):
+        super().__init__()
+        self.cfg = cfg
+        kw = {"dtype": dtype, "device": device}
+        self.W_enc = torch.nn.Parameter(torch.empty(cfg.d_in, cfg.d_sae, **kw))
+        self.b_enc = torch.nn.Parameter(torch.zeros(cfg.d_sae, **kw))
+        self.W_dec = torch.nn.Parameter(torch.empty(cfg.d_sae, cfg.d_in, **kw))
+        self.b_dec = torch.nn.Parameter(torch.zeros(cfg.d_in, **kw))
+        torch.nn.init.kaiming_uniform_(self.W_dec)
+        with torch.no_grad():
+            self.W_dec /= self.W_dec.norm(dim=-1, keepdim=True)
+            self.W_enc.copy_(self.W_dec.T)
+        self.requires_grad_(False)
 
 
 def load_sae(spec: str | Path, subject=None, device: str | None = None) -> LoadedSae:

@@ -1,11 +1,16 @@
 """Splice an SAE into the residual stream with an error term, so edits are the only change.
 
 With a = encode(h) and edited activations a', the hook returns h + (a' - a) @ W_dec, computed over
-the edited features only. With no edits nothing is registered, so the model is the plain model.
-The hook is a context manager and is removed on exit, also when the body raises.
+the edited features only. With no edits nothing runs, so the model is the plain model, bit for bit.
 
     with steering(subject, sae, edits, prompt_lengths):
         subject.model.generate(...)
+
+Two ways the hook lives on the model:
+  - eager (default): registered on entering `steering` and removed on exit, also on error;
+  - persistent (`make_persistent`, for compiled generation with a static KV cache): registered
+    once and refilled in place, inert outside a `steering` block. Re-registering a hook makes
+    torch.compile recompile (tens of seconds on an 8B model); refilling buffers does not.
 """
 
 from contextlib import contextmanager
@@ -13,6 +18,10 @@ from contextlib import contextmanager
 import torch
 
 from core.edits import EditTensors, FeatureEdit, apply_edits, validate_edits
+
+MAX_EDITS = 32
+MAX_BATCH = 64
+_NO_PROMPT_END = 2**62
 
 
 def _output_tensor(output):
@@ -24,28 +33,62 @@ def _replace_output(output, h):
 
 
 class SteeringHook:
-    """Forward hook applying packed edits; tensor ops only, so it survives static caches/compile."""
+    """Forward hook applying packed edits with tensor ops only (static cache and compile safe)."""
 
-    def __init__(self, sae, edits: list[FeatureEdit], prompt_lengths: torch.Tensor):
+    def __init__(self, sae, capacity: int = MAX_EDITS, max_batch: int = MAX_BATCH):
         self.sae = sae
-        device = sae.W_dec.device
-        self.packed = EditTensors.pack(edits, device, sae.W_dec.dtype)
-        self.w_dec = sae.W_dec[self.packed.features]  # [n, d_in]
-        self.prompt_lengths = prompt_lengths.to(device).view(-1, 1)  # [b, 1]
+        device, dtype = sae.W_dec.device, sae.W_dec.dtype
+        self.packed = EditTensors.empty(capacity, device, dtype)
+        self.w_dec = torch.zeros(capacity, sae.d_in, device=device, dtype=dtype)  # [n, d_in]
+        self.prompt_lengths = torch.full((max_batch, 1), _NO_PROMPT_END, device=device)
+        self.active = False
+        self.handle = None
+
+    def fill(self, edits: list[FeatureEdit], prompt_lengths) -> None:
+        """Load a recipe and the batch's prompt lengths into the hook's buffers, in place."""
+        self.packed.fill(edits)
+        self.w_dec.copy_(self.sae.W_dec[self.packed.features])
+        self.w_dec[len(edits) :] = 0
+        lengths = torch.as_tensor(prompt_lengths, device=self.prompt_lengths.device).view(-1, 1)
+        if lengths.shape[0] > self.prompt_lengths.shape[0]:
+            self.prompt_lengths = torch.full(
+                (lengths.shape[0], 1), _NO_PROMPT_END, device=lengths.device
+            )
+        self.prompt_lengths.fill_(_NO_PROMPT_END)
+        self.prompt_lengths[: lengths.shape[0]] = lengths
 
     def __call__(self, module, args, kwargs, output):
+        if not self.active:  # a guard for torch.compile, not a per-token branch
+            return output
         h = _output_tensor(output)  # [b, pos, d_model]
+        b, pos = h.shape[0], h.shape[1]
         position_ids = kwargs.get("position_ids")
         if position_ids is None:
-            position_ids = torch.arange(h.shape[1], device=h.device).unsqueeze(0)
-        is_generated = (
-            position_ids.to(self.prompt_lengths.device) >= self.prompt_lengths
-        )  # [b, pos]
-        is_generated = is_generated.expand(h.shape[0], h.shape[1])
-        acts = self.sae.encode(h)[..., self.packed.features]  # [b, pos, n]
+            position_ids = torch.arange(pos, device=h.device).unsqueeze(0)
+        is_generated = (position_ids.to(h.device) >= self.prompt_lengths[:b]).expand(b, pos)
+        acts = self.sae.acts_of(h, self.packed.features)  # [b, pos, n]
         edited = apply_edits(acts, self.packed, is_generated)
         delta = (edited - acts) @ self.w_dec  # [b, pos, d_model]
         return _replace_output(output, h + delta.to(h.dtype))
+
+
+_PERSISTENT: dict[tuple[int, int], SteeringHook] = {}
+
+
+def make_persistent(subject, sae) -> SteeringHook:
+    """Register one inert hook for (subject, sae) that `steering` refills instead of re-registering."""
+    key = (id(subject.model), id(sae))
+    if key not in _PERSISTENT:
+        hook = SteeringHook(sae)
+        hook.handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
+        _PERSISTENT[key] = hook
+    return _PERSISTENT[key]
+
+
+def release_persistent(subject, sae) -> None:
+    hook = _PERSISTENT.pop((id(subject.model), id(sae)), None)
+    if hook is not None and hook.handle is not None:
+        hook.handle.remove()
 
 
 @contextmanager
@@ -59,13 +102,20 @@ def steering(subject, sae, edits: list[FeatureEdit] | None, prompt_lengths=None)
         return
     validate_edits(edits, sae.d_sae)
     if prompt_lengths is None:
-        prompt_lengths = torch.tensor([2**62])
-    hook = SteeringHook(sae, edits, torch.as_tensor(prompt_lengths))
-    handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
+        prompt_lengths = torch.tensor([_NO_PROMPT_END])
+    persistent = _PERSISTENT.get((id(subject.model), id(sae)))
+    hook = persistent or SteeringHook(sae, capacity=len(edits), max_batch=len(prompt_lengths))
+    hook.fill(edits, prompt_lengths)
+    handle = None
+    if persistent is None:
+        handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
+    hook.active = True
     try:
         yield hook
     finally:
-        handle.remove()
+        hook.active = False
+        if handle is not None:
+            handle.remove()
 
 
 class _StopForward(Exception):

@@ -83,3 +83,37 @@ def test_feature_out_of_range_is_refused(tiny_subject, tiny_sae):
         steering(tiny_subject, tiny_sae, [FeatureEdit(tiny_sae.d_sae, "ablate")]),
     ):
         pass
+
+
+def test_fast_topk_path_matches_saelens(tiny_subject, tiny_sae):
+    h = torch.randn(2, 7, tiny_subject.d_model)
+    assert tiny_sae._fast
+    assert torch.allclose(tiny_sae.encode(h), tiny_sae.sae.encode(h), atol=1e-6)
+    features = torch.tensor([0, 5, 17, 200])
+    assert torch.equal(tiny_sae.acts_of(h, features), tiny_sae.encode(h)[..., features])
+
+
+def test_persistent_hook_is_inert_outside_steering_and_refills(tiny_subject, tiny_sae):
+    from core.splice import make_persistent, release_persistent
+
+    ids = tiny_subject.encode_chat(PROMPT)
+    plain = _logits(tiny_subject, ids)
+    module = tiny_subject.module(tiny_sae.hook_name)
+    before = len(module._forward_hooks)
+    make_persistent(tiny_subject, tiny_sae)
+    try:
+        assert torch.equal(_logits(tiny_subject, ids), plain)
+        eager = {}
+        for value in (30.0, -30.0):
+            edits = [FeatureEdit(3, "clamp", value)]
+            release_persistent(tiny_subject, tiny_sae)
+            with steering(tiny_subject, tiny_sae, edits):
+                eager[value] = _logits(tiny_subject, ids)
+            make_persistent(tiny_subject, tiny_sae)
+            with steering(tiny_subject, tiny_sae, edits):
+                assert torch.allclose(_logits(tiny_subject, ids), eager[value], atol=1e-5)
+        assert not torch.allclose(eager[30.0], eager[-30.0])
+        assert torch.equal(_logits(tiny_subject, ids), plain)
+    finally:
+        release_persistent(tiny_subject, tiny_sae)
+    assert len(module._forward_hooks) == before
