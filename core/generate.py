@@ -18,12 +18,14 @@ from core.errors import BadInputError
 from core.model import Subject, check_prompt, split_reasoning
 from core.splice import make_persistent, steering
 
-_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS: dict[int, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
-def model_lock(subject: Subject) -> threading.Lock:
-    """One lock per loaded model object."""
-    return _LOCKS.setdefault(id(subject.model), threading.Lock())
+def model_lock(subject: Subject) -> threading.RLock:
+    """One re-entrant lock per loaded model: hooks of one request never see another's forward."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(subject.model), threading.RLock())
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,11 @@ def stream_generate(
     cancel = threading.Event()
 
     def run():
+        # The worker, not the consumer, holds the lock: a streaming consumer may be resumed on
+        # a different thread at every step (Gradio does this), and a lock must be released by
+        # the thread that took it.
         try:
-            with torch.no_grad(), steering(subject, sae, edits, lengths):
+            with model_lock(subject), torch.no_grad(), steering(subject, sae, edits, lengths):
                 _seed(settings.seed)
                 subject.model.generate(
                     input_ids=ids,
@@ -226,16 +231,15 @@ def stream_generate(
             streamer.end()
 
     _prepare_hook(subject, sae, edits, settings)
-    with model_lock(subject):
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        text = ""
-        try:
-            for piece in streamer:
-                text += piece
-                yield _strip_special(subject.tokenizer, text)
-        finally:  # a consumer that stops early must not leave hooks running on the model
-            cancel.set()
-            worker.join()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    text = ""
+    try:
+        for piece in streamer:
+            text += piece
+            yield _strip_special(subject.tokenizer, text)
+    finally:  # a consumer that stops early must not leave hooks running on the model
+        cancel.set()
+        worker.join()
     if error:
         raise error[0]

@@ -58,7 +58,10 @@ class InspectResult:
 @torch.no_grad()
 def feature_acts(subject, sae, input_ids, attention_mask=None) -> torch.Tensor:
     """SAE feature activations [b, pos, d_sae] at the SAE's hook, forward stopped there."""
-    h = residual_at(subject, sae.hook_name, input_ids, attention_mask)  # [b, pos, d_model]
+    from core.generate import model_lock
+
+    with model_lock(subject):  # a stop-forward hook must not cut into a running generation
+        h = residual_at(subject, sae.hook_name, input_ids, attention_mask)  # [b, pos, d_model]
     return sae.encode(h.to(sae.W_dec.device))
 
 

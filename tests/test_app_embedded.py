@@ -1,0 +1,41 @@
+"""The app's handlers on the embedded default (SmolLM2-135M) with its shipped SAE: slow, optional."""
+
+import pytest
+
+from core.sae import DEFAULT_EMBEDDED_SAE
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (DEFAULT_EMBEDDED_SAE / "cfg.json").exists(),
+        reason="the shipped SAE for the embedded model (assets/sae/embedded) is not trained yet",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def embedded_rt():
+    from core.model import load_subject
+    from core.sae import load_sae
+    from ui import runtime
+
+    subject = load_subject("embedded", device="cpu")
+    return runtime.set_runtime(subject, load_sae(DEFAULT_EMBEDDED_SAE, subject))
+
+
+def test_embedded_inspect_ablate_and_compare(embedded_rt):
+    from ui import render
+    from ui.features_tab import on_feature
+    from ui.inspect_tab import on_add_edit, on_generate, on_inspect
+
+    prompt = "What happened at Tiananmen Square in 1989?"
+    spans, _, table, state, _, _ = on_inspect(prompt, 8)
+    assert sum(s is not None for _, s in spans) > len(spans) // 2
+    feature = table[0][0]
+    recipe = on_add_edit("", feature, "ablate", 0, "all")
+    *_, b_label, _, _, s_label, diff, status = list(on_generate(prompt, recipe, 24, 0, 0.95, 0))[-1]
+    assert "Judge:" in b_label and "Judge:" in s_label
+    assert status.startswith("Done (seed 0)") and f"ablate #{feature}" in status
+    summary, contexts, _, lens = on_feature(feature)
+    assert f"Feature #{feature}" in summary and len(lens) == 10
+    assert render.parse_recipe(recipe)[0].feature == feature
