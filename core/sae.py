@@ -79,10 +79,14 @@ class LoadedSae:
     def __post_init__(self):
         cfg = self.sae.cfg
         self.k: int | None = getattr(cfg, "k", None)
+        if getattr(cfg, "rescale_acts_by_decoder_norm", False):
+            # SAELens decodes with W_dec's rows divided by their norms. Folding the norms into
+            # the encoder leaves the activations unchanged and makes W_dec the true decoder, so
+            # the splice's (a' - a) @ W_dec is what the SAE itself would add.
+            self.sae.fold_W_dec_norm()
         self._fast = (
             self.architecture == "topk"
             and getattr(cfg, "normalize_activations", "none") == "none"
-            and not getattr(cfg, "rescale_acts_by_decoder_norm", False)
             and getattr(cfg, "reshape_activations", "none") == "none"
         )
         self._b_in = self.sae.b_dec if getattr(cfg, "apply_b_dec_to_input", True) else None

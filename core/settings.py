@@ -19,13 +19,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import SaeLoadError
-from core.model import EMBEDDED_SOURCE
+from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE
 from core.sae import DEFAULT_EMBEDDED_SAE
 
 
 def default_sae_for(source: str | None) -> str:
     """The shipped SAE for a built-in subject; other subjects must name theirs."""
-    if (source or EMBEDDED_SOURCE) == EMBEDDED_SOURCE:
+    if (source or EMBEDDED_SOURCE) in (EMBEDDED_SOURCE, ORGANISM_SOURCE):
         if not (Path(DEFAULT_EMBEDDED_SAE) / "cfg.json").exists():
             raise SaeLoadError(
                 f"the shipped SAE for the embedded model is missing ({DEFAULT_EMBEDDED_SAE}); "

@@ -87,3 +87,22 @@ def test_cli_edit_flags_parse_and_refuse_nonsense():
     for bad in (["2"], ["x=1"], ["2=inf"]):
         with pytest.raises(BadInputError):
             parse_edit_args(clamp=bad)
+
+
+def test_decoder_norm_rescaled_saes_splice_what_they_decode(tiny_subject, tmp_path):
+    """SAEs trained with rescale_acts_by_decoder_norm (as ours are) decode with unit-norm rows."""
+    from core.sae import make_sae
+
+    raw = make_sae(tiny_subject.d_model, 128, 8, "model.layers.2", rescale_acts_by_decoder_norm=True)
+    with torch.no_grad():
+        raw.W_dec.mul_(torch.rand(128, 1) * 3 + 0.5)  # rows of uneven norm, as training leaves them
+    h = torch.randn(5, tiny_subject.d_model)
+    expected_acts = raw.encode(h)
+    folder = save_sae(raw, tmp_path / "rescaled", {"hook_name": "model.layers.2"})
+    sae = load_sae(folder, tiny_subject)
+    assert torch.allclose(sae.encode(h), expected_acts, atol=1e-4)
+    edited = sae.encode(h).clone()
+    edited[:, 3] = 4.0
+    direct = sae.sae.decode(edited) - sae.sae.decode(sae.encode(h))
+    spliced = (edited - sae.encode(h)) @ sae.W_dec
+    assert torch.allclose(direct, spliced, atol=1e-4)
