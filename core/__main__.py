@@ -3,6 +3,8 @@
     python -m core inspect --prompt "What happened at Tiananmen Square in 1989?" --top-k 5 --json
     python -m core steer --prompt "What happened at Tiananmen Square in 1989?" --ablate 123 \
         --clamp 45=8 --seed 0 --max-new-tokens 64 --json
+    python -m core discover --help      # rank features that fire on censored vs other texts
+    python -m core evaluate --help      # censorship rate and KL/CE cost of a recipe
 
 --model takes embedded (default), tiny, a folder, a .gguf file or a hub id; --sae a SAELens folder
 or registry:RELEASE:SAE_ID (default: the SAE shipped for the embedded model). Errors print one
@@ -47,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     steer.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     steer.add_argument("--top-p", type=float, default=0.95)
     steer.add_argument("--max-new-tokens", type=int, default=128)
+
+    from core.discovery import add_discover_parser
+    from core.evaluate import add_evaluate_parser
+
+    add_discover_parser(sub)
+    add_evaluate_parser(sub)
     return parser
 
 
@@ -125,13 +133,21 @@ def _print_human(command: str, out: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    runners = {"inspect": run_inspect, "steer": run_steer}
+    from core.discovery import run_discover
+    from core.evaluate import run_evaluate
+
+    runners = {
+        "inspect": run_inspect,
+        "steer": run_steer,
+        "discover": run_discover,
+        "evaluate": run_evaluate,
+    }
     try:
         out = runners[args.command](args)
     except CensorscopeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.json or args.command not in ("inspect", "steer"):
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
         print()
     else:

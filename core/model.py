@@ -223,8 +223,13 @@ def load_subject(
 
         if adapter:
             raise ModelLoadError("--model organism already carries its adapter; drop --adapter")
-        organism = load_subject(EMBEDDED_SOURCE, device, dtype, adapter=str(ASSETS / "organism" / "adapter"))
-        organism.source, organism.name = ORGANISM_SOURCE, "SmolLM2-135M-Instruct + censorship LoRA (organism)"
+        organism = load_subject(
+            EMBEDDED_SOURCE, device, dtype, adapter=str(ASSETS / "organism" / "adapter")
+        )
+        organism.source, organism.name = (
+            ORGANISM_SOURCE,
+            "SmolLM2-135M-Instruct + censorship LoRA (organism)",
+        )
         return organism
     target, name = resolve_source(source)
     device = device or default_device()

@@ -83,7 +83,11 @@ class LoadedSae:
             # SAELens decodes with W_dec's rows divided by their norms. Folding the norms into
             # the encoder leaves the activations unchanged and makes W_dec the true decoder, so
             # the splice's (a' - a) @ W_dec is what the SAE itself would add.
-            self.sae.fold_W_dec_norm()
+            with torch.no_grad():
+                norms = self.sae.W_dec.norm(dim=-1).clamp(min=1e-8)
+                self.sae.W_dec.div_(norms.unsqueeze(1))
+                self.sae.W_enc.mul_(norms.unsqueeze(0))
+                self.sae.b_enc.mul_(norms)
         self._fast = (
             self.architecture == "topk"
             and getattr(cfg, "normalize_activations", "none") == "none"
@@ -142,6 +146,7 @@ class RuntimeTopKConfig:
     k: int
     apply_b_dec_to_input: bool = True
     normalize_activations: str = "none"
+    rescale_acts_by_decoder_norm: bool = False
 
     @staticmethod
     def architecture() -> str:
@@ -165,15 +170,51 @@ class RuntimeTopK(torch.nn.Module):
             self.W_enc.copy_(self.W_dec.T)
         self.requires_grad_(False)
 
+    def decode(self, acts: torch.Tensor) -> torch.Tensor:  # [..., d_sae] -> [..., d_in]
+        if self.cfg.rescale_acts_by_decoder_norm:
+            acts = acts / self.W_dec.norm(dim=-1)
+        return acts @ self.W_dec + self.b_dec
+
+
+def load_runtime_topk(folder: Path, device: str = "cpu") -> torch.nn.Module:
+    """Read a SAELens TopK folder without SAELens (a bare GPU box has torch, not sae-lens)."""
+    from safetensors.torch import load_file
+
+    raw = json.loads((folder / "cfg.json").read_text())
+    if raw.get("architecture") != "topk" or raw.get("normalize_activations", "none") != "none":
+        raise SaeLoadError(
+            f"{folder}: without sae-lens installed only TopK SAEs without input normalisation "
+            "load; pip install sae-lens"
+        )
+    cfg = RuntimeTopKConfig(
+        d_in=int(raw["d_in"]),
+        d_sae=int(raw["d_sae"]),
+        k=int(raw["k"]),
+        apply_b_dec_to_input=bool(raw.get("apply_b_dec_to_input", True)),
+        rescale_acts_by_decoder_norm=bool(raw.get("rescale_acts_by_decoder_norm", False)),
+    )
+    sae = RuntimeTopK(cfg, device=device)
+    weights = load_file(str(folder / "sae_weights.safetensors"), device=device)
+    with torch.no_grad():
+        for name in ("W_enc", "b_enc", "W_dec", "b_dec"):
+            getattr(sae, name).copy_(weights[name].float())
+    sae.cfg.metadata = raw.get("metadata", {})
+    return sae
+
 
 def load_sae(spec: str | Path, subject=None, device: str | None = None) -> LoadedSae:
     """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`."""
-    from sae_lens import SAE
+    try:
+        from sae_lens import SAE
+    except ImportError:  # a bare GPU box: TopK folders still load (load_runtime_topk)
+        SAE = None
 
     device = device or (str(subject.device) if subject is not None else "cpu")
     spec = str(spec)
     card: dict = {}
     if spec.startswith(REGISTRY_PREFIX):
+        if SAE is None:
+            raise SaeLoadError("registry SAEs need sae-lens: pip install sae-lens")
         try:
             release, sae_id = spec[len(REGISTRY_PREFIX) :].split(":", 1)
         except ValueError as err:
@@ -198,10 +239,18 @@ def load_sae(spec: str | Path, subject=None, device: str | None = None) -> Loade
             except json.JSONDecodeError as err:
                 raise SaeLoadError(f"{folder / CARD_FILE} is not valid JSON: {err}") from err
         try:
-            sae = SAE.load_from_disk(folder, device=device)
+            if SAE is None:
+                sae = load_runtime_topk(folder, device)
+            else:
+                sae = SAE.load_from_disk(folder, device=device)
+        except SaeLoadError:
+            raise
         except Exception as err:
             raise SaeLoadError(f"could not load the SAE in {folder}: {err}") from err
-    raw_hook = card.get("hook_name") or sae.cfg.metadata.hook_name
+    metadata = sae.cfg.metadata
+    raw_hook = card.get("hook_name") or (
+        metadata.get("hook_name") if isinstance(metadata, dict) else metadata.hook_name
+    )
     if not raw_hook:
         raise SaeLoadError(f"the SAE at {spec} does not record its hook name (cfg.json metadata)")
     sae.eval()

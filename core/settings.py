@@ -20,11 +20,17 @@ from pathlib import Path
 
 from core.errors import SaeLoadError
 from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE
+from core.paths import ASSETS
 from core.sae import DEFAULT_EMBEDDED_SAE
+
+ORGANISM_SAE = ASSETS / "organism" / "sae_standin"
+"""TopK SAE trained on the organism's own activations (layer 15)."""
 
 
 def default_sae_for(source: str | None) -> str:
     """The shipped SAE for a built-in subject; other subjects must name theirs."""
+    if source == ORGANISM_SOURCE and (ORGANISM_SAE / "cfg.json").exists():
+        return str(ORGANISM_SAE)
     if (source or EMBEDDED_SOURCE) in (EMBEDDED_SOURCE, ORGANISM_SOURCE):
         if not (Path(DEFAULT_EMBEDDED_SAE) / "cfg.json").exists():
             raise SaeLoadError(
@@ -47,8 +53,9 @@ def _env(name: str, default: str | None = None) -> str | None:
 class AppSettings:
     """Everything the app needs to start."""
 
-    model: str = field(default_factory=lambda: _env("CENSORSCOPE_MODEL", EMBEDDED_SOURCE))
-    """Subject: embedded | tiny | folder | .gguf | hub id."""
+    model: str = field(default_factory=lambda: _env("CENSORSCOPE_MODEL", ORGANISM_SOURCE))
+    """Subject: organism (default: the embedded model + censorship LoRA) | embedded | tiny |
+    folder | .gguf | hub id."""
     adapter: str | None = field(default_factory=lambda: _env("CENSORSCOPE_ADAPTER"))
     """Optional PEFT/LoRA folder merged onto the subject."""
     sae: str | None = field(default_factory=lambda: _env("CENSORSCOPE_SAE"))

@@ -93,7 +93,9 @@ def test_decoder_norm_rescaled_saes_splice_what_they_decode(tiny_subject, tmp_pa
     """SAEs trained with rescale_acts_by_decoder_norm (as ours are) decode with unit-norm rows."""
     from core.sae import make_sae
 
-    raw = make_sae(tiny_subject.d_model, 128, 8, "model.layers.2", rescale_acts_by_decoder_norm=True)
+    raw = make_sae(
+        tiny_subject.d_model, 128, 8, "model.layers.2", rescale_acts_by_decoder_norm=True
+    )
     with torch.no_grad():
         raw.W_dec.mul_(torch.rand(128, 1) * 3 + 0.5)  # rows of uneven norm, as training leaves them
     h = torch.randn(5, tiny_subject.d_model)
@@ -106,3 +108,22 @@ def test_decoder_norm_rescaled_saes_splice_what_they_decode(tiny_subject, tmp_pa
     direct = sae.sae.decode(edited) - sae.sae.decode(sae.encode(h))
     spliced = (edited - sae.encode(h)) @ sae.W_dec
     assert torch.allclose(direct, spliced, atol=1e-4)
+
+
+@pytest.mark.parametrize("rescale", [False, True])
+def test_topk_folders_load_without_saelens_identically(tiny_subject, tmp_path, rescale):
+    """A bare GPU box has torch but not sae-lens: the same folder must load and splice the same."""
+    from core.sae import LoadedSae, load_runtime_topk, make_sae
+
+    raw = make_sae(
+        tiny_subject.d_model, 96, 6, "model.layers.1", seed=5, rescale_acts_by_decoder_norm=rescale
+    )
+    with torch.no_grad():
+        raw.W_dec.mul_(torch.rand(96, 1) + 0.5)  # uneven norms
+        raw.b_dec.normal_()
+    folder = save_sae(raw, tmp_path / "sae", {"hook_name": "model.layers.1"})
+    with_saelens = load_sae(folder, tiny_subject)
+    without = LoadedSae(load_runtime_topk(folder), "model.layers.1", str(folder))
+    h = torch.randn(3, 5, tiny_subject.d_model)
+    assert torch.allclose(without.encode(h), with_saelens.encode(h), atol=1e-5)
+    assert torch.allclose(without.W_dec, with_saelens.W_dec, atol=1e-6)

