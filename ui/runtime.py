@@ -60,13 +60,17 @@ class Runtime:
         return f"switched SAE: {old.path} -> {new.path} ({new.d_sae:,} features at {new.hook_name})"
 
     def judge(self):
-        """The offline judge (no network), loaded on first use; NotAvailable when it cannot load."""
+        """The offline judge (no network), loaded on first use; NotAvailable when it cannot load.
+
+        Gated by censorship phrases: the bare nearest-exemplar vote calls ordinary answers
+        deflections (see core.evaluate.PhraseGatedJudge).
+        """
         with _JUDGE_LOCK:
             if self._judge is None and self._judge_error is None:
                 try:
-                    from core.judge import OfflineJudge
+                    from core.evaluate import PhraseGatedJudge
 
-                    self._judge = OfflineJudge()
+                    self._judge = PhraseGatedJudge()
                 except Exception as err:  # a missing wheel or exemplar file: the app keeps serving
                     self._judge_error = f"{type(err).__name__}: {err}"
         if self._judge is None:
