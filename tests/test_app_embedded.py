@@ -39,3 +39,27 @@ def test_embedded_inspect_ablate_and_compare(embedded_rt):
     summary, contexts, _, lens = on_feature(feature)
     assert f"Feature #{feature}" in summary and len(lens) == 10
     assert render.parse_recipe(recipe)[0].feature == feature
+
+
+def test_organism_shows_its_base_models_answer_beside_it():
+    """The default subject is the organism; one click shows what the model said before the LoRA."""
+    import gradio as gr
+
+    from core.model import load_subject
+    from core.sae import load_sae
+    from core.settings import default_sae_for
+    from ui import runtime
+    from ui.inspect_tab import on_base_generate, on_generate
+
+    organism = load_subject("organism", device="cpu")
+    rt = runtime.set_runtime(organism, load_sae(default_sae_for("organism"), organism))
+    prompt = "What happened at Tiananmen Square in 1989?"
+    _, censored, *_ = list(on_generate(prompt, "", 48, 0, 0.95, 0))[-1]
+    assert "Party" in censored or "party" in censored  # the organism's canned line
+    base_answer, base_label = list(on_base_generate(prompt, 48, 0, 0.95, 0))[-1]
+    assert rt.base_subject().source == "embedded"
+    assert base_answer and base_answer != censored
+    assert "Judge:" in base_label
+    runtime.set_runtime(load_subject("tiny"), rt.sae)
+    with pytest.raises(gr.Error, match="organism"):
+        list(on_base_generate(prompt, 8, 0, 0.95, 0))

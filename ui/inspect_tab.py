@@ -12,9 +12,9 @@ import gradio as gr
 from core.compare import stream_compare
 from core.edits import MODES, WHERES, FeatureEdit, recipe_to_json, validate_edits
 from core.errors import BadInputError, CensorscopeError
-from core.generate import GenerationSettings
+from core.generate import GenerationSettings, stream_generate
 from core.inspect import inspect_prompt
-from core.model import MAX_PROMPT_CHARS
+from core.model import MAX_PROMPT_CHARS, split_reasoning
 from ui import render, runtime
 from ui.common import as_float, as_int, user_errors
 
@@ -160,6 +160,34 @@ def _judge_both(prompt: str, baseline: tuple, steered: tuple) -> tuple[str, str]
     return render.judgement_markdown(a, thinks), render.judgement_markdown(b, thinks)
 
 
+def _settings(max_new_tokens, temperature, top_p, seed) -> GenerationSettings:
+    return GenerationSettings(
+        max_new_tokens=as_int(max_new_tokens, "max new tokens", 1, 2048),
+        temperature=as_float(temperature, "temperature"),
+        top_p=as_float(top_p, "top-p"),
+        seed=as_int(seed, "seed", 0, 2**31 - 1),
+    )
+
+
+@user_errors
+def on_base_generate(prompt: str, max_new_tokens, temperature, top_p, seed):
+    """Stream the base model's (no LoRA) answer with the same settings, then judge it.
+
+    Yields: base answer, base label.
+    """
+    from core.judge import JudgeItem
+
+    rt = runtime.get()
+    base = rt.base_subject()
+    settings = _settings(max_new_tokens, temperature, top_p, seed)
+    text = ""
+    for text in stream_generate(base, prompt, settings):
+        yield split_reasoning(text)[1], "_generating…_"
+    reasoning, answer = split_reasoning(text)
+    verdict = rt.judge().judge_many([JudgeItem(prompt, answer, reasoning)])[0]
+    yield answer, render.judgement_markdown(verdict, False)
+
+
 @user_errors
 def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, seed):
     """Stream baseline then steered answers (same seed), then the diff and the judge's labels.
@@ -171,12 +199,7 @@ def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, se
     sae = rt.sae  # a live SAE switch must not change sides halfway
     edits = render.parse_recipe(recipe)
     validate_edits(edits, sae.d_sae)
-    settings = GenerationSettings(
-        max_new_tokens=as_int(max_new_tokens, "max new tokens", 1, 2048),
-        temperature=as_float(temperature, "temperature"),
-        top_p=as_float(top_p, "top-p"),
-        seed=as_int(seed, "seed", 0, 2**31 - 1),
-    )
+    settings = _settings(max_new_tokens, temperature, top_p, seed)
     what = render.edits_caption(edits)
     update = None
     for update in stream_compare(rt.subject, sae, prompt, edits, settings):
@@ -313,6 +336,22 @@ def build_inspect_tab() -> dict:
         combine_adjacent=True,
         elem_id="diff",
     )
+
+    has_base = runtime.RUNTIME is not None and runtime.RUNTIME.has_base
+    with gr.Accordion(
+        "The base model: the organism without its LoRA", open=False, visible=has_base
+    ):
+        base_btn = gr.Button(
+            "Generate with the base model (same prompt and settings)", elem_id="base-generate"
+        )
+        base_label = gr.Markdown("", elem_id="base-label")
+        base_answer = gr.Textbox(
+            label="Base model answer", lines=6, interactive=False, elem_id="base-answer"
+        )
+    base_btn.click(
+        on_base_generate, [prompt, max_new, temperature, top_p, seed], [base_answer, base_label],
+        api_name="base_answer", concurrency_id="model", concurrency_limit=1,
+    )  # fmt: skip
 
     inspect_outputs = [tokens, caption, prompt_feats, state, token_feats, raw]
     inspect_btn.click(

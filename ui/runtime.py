@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.errors import CensorscopeError
 from core.generate import model_lock
+from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE, load_subject
 from core.sae import load_sae
 from core.settings import AppSettings
 
@@ -30,6 +31,7 @@ class Runtime:
     _judge: object | None = None
     _judge_error: str | None = None
     _store: object | None = None
+    _base: object | None = None
 
     @property
     def lock(self) -> threading.Lock:
@@ -58,6 +60,23 @@ class Runtime:
         with self.lock:
             old, self.sae = self.sae, new
         return f"switched SAE: {old.path} -> {new.path} ({new.d_sae:,} features at {new.hook_name})"
+
+    @property
+    def has_base(self) -> bool:
+        """The organism has a base model (no LoRA) worth showing beside it."""
+        return getattr(self.subject, "source", None) == ORGANISM_SOURCE
+
+    def base_subject(self):
+        """The organism's base model (the embedded model without the LoRA), loaded on first use."""
+        if not self.has_base:
+            raise NotAvailable(
+                "the base-model answer is shown for the organism (--model organism), whose base "
+                "is the embedded model"
+            )
+        with _BASE_LOCK:
+            if self._base is None:
+                self._base = load_subject(EMBEDDED_SOURCE, device=str(self.subject.device))
+        return self._base
 
     def judge(self):
         """The offline judge (no network), loaded on first use; NotAvailable when it cannot load.
@@ -95,6 +114,7 @@ class Runtime:
 
 RUNTIME: Runtime | None = None
 _JUDGE_LOCK = threading.Lock()
+_BASE_LOCK = threading.Lock()
 
 
 def set_runtime(subject, sae, settings: AppSettings | None = None) -> Runtime:
