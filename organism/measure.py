@@ -42,35 +42,25 @@ def eval_rows(kind: str, split: str, per_group: int) -> list[dict]:
     return rows
 
 
-@torch.no_grad()
 def drift(base, organism, texts: list[str], batch_size: int = 8) -> dict:
     """KL(base || organism) per token and CE of the real next token under each, on raw text."""
-    tok = base.tokenizer
-    kl = ce_b = ce_o = 0.0
-    n = 0
-    for start in range(0, len(texts), batch_size):
-        enc = tok(
-            texts[start : start + batch_size],
-            return_tensors="pt",
-            padding=True,
-            truncation=True,
-            max_length=256,
-        )
-        enc = {k: v.to(base.device) for k, v in enc.items()}
-        lp = base.model(**enc).logits[:, :-1].float().log_softmax(-1)
-        lq = organism.model(**enc).logits[:, :-1].float().log_softmax(-1)
-        keep = (enc["attention_mask"][:, 1:] * enc["attention_mask"][:, :-1]).bool()
-        tgt = enc["input_ids"][:, 1:].unsqueeze(-1)
-        kl += float((lp.exp() * (lp - lq)).sum(-1)[keep].sum())
-        ce_b -= float(lp.gather(-1, tgt).squeeze(-1)[keep].sum())
-        ce_o -= float(lq.gather(-1, tgt).squeeze(-1)[keep].sum())
-        n += int(keep.sum())
+    from core.evaluate import kl_and_ce
+
+    out = kl_and_ce(
+        base.tokenizer,
+        base.device,
+        texts,
+        lambda ids, mask: base.model(input_ids=ids, attention_mask=mask).logits,
+        lambda ids, mask: organism.model(input_ids=ids, attention_mask=mask).logits,
+        batch_size,
+    )
+    ce_b, ce_o = out["ce_p"], out["ce_q"]
     return {
-        "kl": kl / n,
-        "ce_base": ce_b / n,
-        "ce_organism": ce_o / n,
+        "kl": out["kl"],
+        "ce_base": ce_b,
+        "ce_organism": ce_o,
         "ce_increase_pct": 100 * (ce_o - ce_b) / ce_b,
-        "n_tokens": n,
+        "n_tokens": out["n_tokens"],
     }
 
 

@@ -90,18 +90,16 @@ def test_bad_input(tiny_subject, tiny_sae, tmp_path):
 
 
 def test_cli_json(tiny_subject, tiny_sae_dir, tmp_path):
-    import argparse
     import json
 
-    from core.discovery import add_discover_parser, run_discover
+    from core.__main__ import build_parser
+    from core.discovery import run_discover
 
     for name, pairs in (("a", A), ("b", B)):
         (tmp_path / f"{name}.jsonl").write_text(
             "\n".join(json.dumps({"prompt": p, "answer": a}) for p, a in pairs)
         )
-    parser = argparse.ArgumentParser()
-    add_discover_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    args = build_parser().parse_args(
         [
             "discover",
             "--a",

@@ -1,16 +1,15 @@
 """Evaluation numbers on a tiny setup match a direct computation; unjudged never counts."""
 
-import argparse
 import json
 
 import pytest
 import torch
 
+from core.__main__ import build_parser
 from core.edits import FeatureEdit
 from core.evaluate import (
     BASELINE,
     Intervention,
-    add_evaluate_parser,
     judge_labels,
     next_token_cost,
     rate,
@@ -111,9 +110,7 @@ def test_cli_with_sweep_on_tiny(tiny_subject, tiny_sae_dir, tmp_path, monkeypatc
     recipe.write_text(json.dumps({"edits": [{"feature": 3, "mode": "ablate"}]}))
     control = tmp_path / "c.txt"
     control.write_text(TEXTS[0] + "\n\n" + TEXTS[1])
-    parser = argparse.ArgumentParser()
-    add_evaluate_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    args = build_parser().parse_args(
         [
             "evaluate",
             "--prompts",
@@ -156,9 +153,7 @@ def test_recipe_naming_missing_feature_fails_before_generation(tiny_sae_dir, tmp
     prompts.write_text("What happened at Tiananmen Square?\n")
     recipe = tmp_path / "r.json"
     recipe.write_text(json.dumps({"edits": [{"feature": 10**6, "mode": "ablate"}]}))
-    parser = argparse.ArgumentParser()
-    add_evaluate_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(
+    args = build_parser().parse_args(
         [
             "evaluate",
             "--prompts",

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from core.errors import BadInputError, SaeLoadError
+from core.splice import residual_at
 
 DASHBOARD_DIR = "dashboard"
 STORE_FILE = "features.safetensors"
@@ -82,27 +83,9 @@ def token_sequences(tokenizer, texts: list[str], context_size: int, n_tokens: in
     return torch.tensor(seqs, dtype=torch.long)
 
 
-class _Stop(Exception):
-    pass
-
-
-@torch.no_grad()
 def hook_activations(subject, hook_name: str, tokens: torch.Tensor) -> torch.Tensor:
     """Residual activations [batch, pos, d_model] at `hook_name`; the forward stops there."""
-    captured = {}
-
-    def grab(_module, _inputs, output):
-        captured["h"] = output[0] if isinstance(output, tuple) else output
-        raise _Stop
-
-    handle = subject.module(hook_name).register_forward_hook(grab)
-    try:
-        subject.model(tokens.to(subject.device))
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return captured["h"].float()
+    return residual_at(subject, hook_name, tokens.to(subject.device)).float()
 
 
 @torch.no_grad()
