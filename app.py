@@ -76,7 +76,11 @@ def launch(demo: gr.Blocks, settings: AppSettings, **kwargs):
 def main() -> None:
     settings = AppSettings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=settings.model, help="embedded | tiny | folder | hub id")
+    parser.add_argument(
+        "--model",
+        default=settings.model,
+        help="organism (default) | embedded | tiny | folder | .gguf | hub id",
+    )
     parser.add_argument("--sae", default=settings.sae, help="SAE folder or registry:RELEASE:ID")
     parser.add_argument(
         "--adapter", default=settings.adapter, help="PEFT/LoRA folder merged on top"

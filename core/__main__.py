@@ -21,7 +21,11 @@ from core.errors import CensorscopeError
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", required=True, help="the user prompt (chat-formatted for the model)")
-    p.add_argument("--model", default=None, help="embedded | tiny | folder | .gguf | hub id")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="embedded (default) | organism | tiny | folder | .gguf | hub id",
+    )
     p.add_argument("--adapter", default=None, help="optional PEFT/LoRA folder merged on top")
     p.add_argument("--sae", default=None, help="SAE folder or registry:RELEASE:SAE_ID")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")

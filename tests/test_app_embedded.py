@@ -4,13 +4,7 @@ import pytest
 
 from core.sae import DEFAULT_EMBEDDED_SAE
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (DEFAULT_EMBEDDED_SAE / "cfg.json").exists(),
-        reason="the shipped SAE for the embedded model (assets/sae/embedded) is not trained yet",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from core.__main__ import main
-from core.sae import DEFAULT_EMBEDDED_SAE
 
 PROMPT = "What happened at Tiananmen Square in 1989?"
 
@@ -124,9 +123,6 @@ def test_sae_of_another_model_is_refused_by_name(capsys, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (DEFAULT_EMBEDDED_SAE / "cfg.json").exists(), reason="embedded SAE not trained yet"
-)
 def test_embedded_default_end_to_end_through_the_cli():
     cmd = [
         sys.executable,

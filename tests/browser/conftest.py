@@ -81,7 +81,10 @@ def app_url(tiny_sae_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+        message = "Debian chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):  # scripts/test.sh installs it: missing in CI is a failure
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
