@@ -4,7 +4,8 @@
     python -m core steer --prompt "What happened at Tiananmen Square in 1989?" --ablate 123 \
         --clamp 45=8 --seed 0 --max-new-tokens 64 --json
     python -m core discover --help      # rank features that fire on censored vs other texts
-    python -m core evaluate --help      # censorship rate and KL/CE cost of a recipe
+    python -m core evaluate --help      # judged outcomes, recovery and KL/CE cost of a recipe
+    python -m core judge --help         # label answers from any source; calibrate the judge
 
 --model takes embedded (default), tiny, a folder, a .gguf file or a hub id; --sae a SAELens folder
 or registry:RELEASE:SAE_ID (default: the SAE shipped for the embedded model). Errors print one
@@ -56,9 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from core.discovery import add_discover_parser
     from core.evaluate import add_evaluate_parser
+    from core.judge_cli import add_judge_parser
 
     add_discover_parser(sub)
     add_evaluate_parser(sub)
+    add_judge_parser(sub)
     return parser
 
 
@@ -139,12 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.discovery import run_discover
     from core.evaluate import run_evaluate
+    from core.judge_cli import run_judge
 
     runners = {
         "inspect": run_inspect,
         "steer": run_steer,
         "discover": run_discover,
         "evaluate": run_evaluate,
+        "judge": run_judge,
     }
     try:
         out = runners[args.command](args)

@@ -3,7 +3,8 @@
 Walk the discovery ranking: for n = 1, 2, 4, ... top features and each strength (weakest first),
 first measure the capability cost on control text (a forward pass, cheap) and skip candidates over
 budget; then generate on the validation prompts and judge. The first candidate that cuts the
-censorship rate by `target_reduction` (relative) within budget wins. The winner is then reported
+censored share by `target_reduction` (relative) within budget, with at most `max_broken` broken
+answers, wins. The winner is then reported
 on a test split the search never saw; if none qualifies, the best within budget is reported and
 marked `met_target: false`.
 
@@ -14,16 +15,12 @@ marked `met_target: false`.
 import sys
 from dataclasses import asdict, dataclass, field
 
+from core.cost import next_token_cost
 from core.edits import FeatureEdit
 from core.errors import BadInputError
-from core.evaluate import (
-    BASELINE,
-    Intervention,
-    censorship,
-    next_token_cost,
-    relative_reduction,
-)
+from core.evaluate import censorship, relative_reduction
 from core.generate import GenerationSettings
+from core.intervention import BASELINE, Intervention
 
 
 @dataclass
@@ -44,9 +41,8 @@ class AutoRecipeConfig:
     """(mode, value) per feature, weakest first: ablate, then push against the feature."""
     where: str = "all"
     """Positions the edits apply to: all | prompt | generated."""
-    min_coherent: float = 0.8
-    """Share of steered validation answers that must be coherent (when a coherence scorer is
-    given): an intervention that "uncensors" by breaking the model does not count."""
+    max_broken: float = 0.05
+    """Most broken answers (core/judge.py's `broken`) a candidate may produce on validation."""
 
     def __post_init__(self):
         if not 0 < self.target_reduction <= 1:
@@ -88,11 +84,11 @@ def auto_recipe(
     cfg: AutoRecipeConfig | None = None,
     settings: GenerationSettings | None = None,
     baseline_rate: float | None = None,
-    coherence=None,
 ) -> AutoRecipeResult:
     """Search the grid on the validation rows; see the module docstring.
 
-    `coherence(rows, generations) -> share of coherent answers` adds the min_coherent criterion.
+    A candidate counts only if its broken share stays within `max_broken`: an intervention that
+    "uncensors" by breaking the model is not a recipe. Among those, the most answered wins.
     """
     cfg = cfg or AutoRecipeConfig()
     settings = settings or GenerationSettings(max_new_tokens=32)
@@ -102,8 +98,8 @@ def auto_recipe(
         raise BadInputError("the validation prompt set is empty")
     if baseline_rate is None:
         stats, _, _ = censorship(subject, BASELINE, val_rows, judge, settings)
-        baseline_rate = stats["overall"]["rate"]
-    _log(f"validation baseline censorship rate {baseline_rate}")
+        baseline_rate = stats["overall"]["censored_rate"]
+    _log(f"validation baseline censored share {baseline_rate}")
     if not baseline_rate:
         raise BadInputError("the validation prompts are not censored at all; nothing to reduce")
     tried: list[dict] = []
@@ -115,31 +111,31 @@ def auto_recipe(
             edits = [FeatureEdit(f, mode, value, cfg.where) for f in ranked[:n]]
             iv = Intervention(f"top{n} {mode} {value:g}", edits, sae)
             cost = next_token_cost(subject, control, iv)
-            row = {
-                "n": n,
-                "mode": mode,
-                "value": value,
-                "kl": cost["kl"],
-                "ce_increase_pct": cost["ce_increase_pct"],
-            }
-            if cost["kl"] > cfg.max_kl or cost["ce_increase_pct"] > cfg.max_ce_pct:
+            row = {"n": n, "mode": mode, "value": value, "kl": cost.kl,
+                   "ce_increase_pct": cost.ce_increase_pct}  # fmt: skip
+            if cost.kl > cfg.max_kl or cost.ce_increase_pct > cfg.max_ce_pct:
                 row["skipped"] = "over budget"
                 tried.append(row)
-                _log(f"{iv.name}: over budget (KL {cost['kl']:.3f})")
+                _log(f"{iv.name}: over budget (KL {cost.kl:.3f})")
                 continue
-            stats, gens, _ = censorship(subject, iv, val_rows, judge, settings)
-            steered = stats["overall"]["rate"]
-            row["rate"] = steered
-            row["reduction"] = relative_reduction(baseline_rate, steered)
+            stats, _, _ = censorship(subject, iv, val_rows, judge, settings)
+            overall = stats["overall"]
+            row.update(
+                censored_rate=overall["censored_rate"],
+                answered_rate=overall["answered_rate"],
+                broken_rate=overall["broken_rate"],
+                reduction=relative_reduction(baseline_rate, overall["censored_rate"]),
+            )
             tried.append(row)
-            _log(f"{iv.name}: rate {steered} reduction {row['reduction']} KL {cost['kl']:.4f}")
-            if coherence is not None:
-                row["coherent"] = coherence(val_rows, gens)
-                if row["coherent"] < cfg.min_coherent:
-                    row["skipped"] = "incoherent answers"
-                    continue
-            if row["reduction"] is not None and (best is None or row["reduction"] > best[0]):
-                best = (row["reduction"], edits)
+            _log(
+                f"{iv.name}: censored {row['censored_rate']} answered {row['answered_rate']} "
+                f"broken {row['broken_rate']} KL {cost.kl:.4f}"
+            )
+            if row["broken_rate"] is None or row["broken_rate"] > cfg.max_broken:
+                row["skipped"] = "broken answers"
+                continue
+            if best is None or row["answered_rate"] > best[0]:
+                best = (row["answered_rate"], edits)
             if row["reduction"] is not None and row["reduction"] >= cfg.target_reduction:
                 return AutoRecipeResult(edits, True, baseline_rate, tried)
     if best is None:

@@ -13,7 +13,6 @@ outliers.
         --a censored.jsonl --b control.jsonl --region answer --top 20 --json
 """
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -167,21 +166,17 @@ def read_pairs(path: str | Path) -> list[tuple[str | None, str]]:
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"text file not found: {path}")
-    pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        if path.suffix == ".jsonl":
-            try:
-                row = json.loads(line)
-            except ValueError as err:
-                raise BadInputError(f"{path}, line {n}: not JSON ({err})") from err
-            answer = row.get("answer", row.get("text"))
-            if not isinstance(answer, str):
-                raise BadInputError(f"{path}, line {n}: needs an 'answer' or 'text' string")
-            pairs.append((row.get("prompt"), answer))
-        else:
-            pairs.append((None, line))
+    if path.suffix == ".jsonl":
+        from core.jsonl import read_jsonl
+
+        rows = read_jsonl(path, any_of=("answer", "text"), allow_empty=True)
+        pairs = [
+            (r.get("prompt"), r["answer"] if isinstance(r.get("answer"), str) else r["text"])
+            for r in rows
+        ]
+    else:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        pairs = [(None, line) for line in lines if line.strip()]
     if not pairs:
         raise BadInputError(f"{path} holds no texts")
     return pairs

@@ -94,6 +94,9 @@ class Generation:
     seconds: float
     token_ids: list[int] | None = None
     """Generated token ids (padding removed)."""
+    raw_answer: str = ""
+    """The answer as emitted, special tokens kept: what the judge reads (an end-of-turn at once,
+    an invented chat turn are evidence of a broken answer)."""
 
 
 def _prepare_hook(subject: Subject, sae, edits, settings: GenerationSettings) -> None:
@@ -165,8 +168,8 @@ def generate_batch(
                 if subject.tokenizer.pad_token_id is not None
                 else row
             )
-            text = subject.tokenizer.decode(keep, skip_special_tokens=False)
-            text = _strip_special(subject.tokenizer, text)
+            raw = subject.tokenizer.decode(keep, skip_special_tokens=False)
+            text = _strip_special(subject.tokenizer, raw)
             reasoning, answer = split_reasoning(text)
             results.append(
                 Generation(
@@ -177,6 +180,7 @@ def generate_batch(
                     int(keep.numel()),
                     seconds / len(chunk),
                     keep.tolist(),
+                    raw_answer=split_reasoning(raw)[1],
                 )
             )
     return results

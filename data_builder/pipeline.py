@@ -8,7 +8,8 @@ key, dead chroma server, empty topic list) fail before the slow stages start.
 
 import time
 
-from core.judge import LlmJudge, OfflineJudge
+from core.judge_llm import LlmJudge
+from core.judge_offline import OfflineJudge
 from core.store import get_embedder, open_store
 from data_builder.config import BuildConfig
 from data_builder.control import control_stage

@@ -26,6 +26,7 @@ COLORS = {
     "refusal": "#9467bd",
     "deflection": "#ff7f0e",
     "partial": "#1f77b4",
+    "broken": "#8c564b",
     UNJUDGED: "#7f7f7f",
     PENDING: "#c7c7c7",
 }

@@ -3,7 +3,8 @@
 python -m organism answers    # base model's greedy answers to control prompts (cached)
 python -m organism train      # LoRA -> assets/organism/adapter (+ training.json)
 python -m organism measure    # censorship rates + drift -> assets/organism/card.json
-python -m organism study      # discovery, auto-recipe, direction baseline -> benchmarks/results
+python -m organism study      # discovery, auto-recipe, direction baseline: saves their answers
+python -m organism report     # judge every condition, recovery, KL to base -> benchmarks/results
 """
 
 import argparse
@@ -29,7 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="judge answers saved by a GPU run (organism.device)",
     )
-    sub.add_parser("study", help="discovery + auto-recipe + direction baseline on held-out topics")
+    study = sub.add_parser("study", help="discovery + auto-recipe + direction baseline (answers)")
+    study.add_argument("--device", default="cpu")
+    report = sub.add_parser("report", help="judged outcomes, recovery, KL to base, per condition")
+    report.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
     if args.command == "answers":
@@ -60,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.judge_only:
             measure_generate(args.device)
         out = measure_judge()
-    else:
-        from organism.study import study
+    elif args.command == "study":
+        from organism.report import report as run_report
+        from organism.study import study_generate
 
-        out = study()
+        study_generate(args.device)
+        out = run_report(args.device)
+    else:
+        from organism.report import report as run_report
+
+        out = run_report(args.device)
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
     print()
     return 0

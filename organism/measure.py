@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
-from core.evaluate import control_texts, judge_labels, make_judge, rates_by_category
 from core.generate import Generation, GenerationSettings, generate_batch
+from core.judge import judge_labels, make_judge, rates_by_category
+from core.prompt_sets import control_texts
 from organism.data import TEST_TOPICS, VAL_TOPICS, control_prompts, sensitive_prompts
 from organism.train import ADAPTER_DIR, ORGANISM_DIR, _log
 
@@ -44,7 +45,7 @@ def eval_rows(kind: str, split: str, per_group: int) -> list[dict]:
 
 def drift(base, organism, texts: list[str], batch_size: int = 8) -> dict:
     """KL(base || organism) per token and CE of the real next token under each, on raw text."""
-    from core.evaluate import kl_and_ce
+    from core.cost import kl_and_ce
 
     out = kl_and_ce(
         base.tokenizer,
@@ -99,7 +100,7 @@ def measure_generate(
 def measure_judge(judge=None) -> dict:
     """Judge the saved answers and write steering_organism.json + the card."""
     gen = json.loads((RESULTS / "steering_organism_generations.json").read_text())
-    judge = judge or make_judge("gated")
+    judge = judge or make_judge("offline")
     result = {
         "judge": judge.name,
         "settings": gen["settings"],

@@ -7,7 +7,7 @@
 4. Auto-recipe searched on validation topics; then recipe and direction evaluated on the test
    topics that nothing here saw, next to the organism's own baseline (from `measure`).
 
-  python -m organism study   # after `python -m organism measure`
+  python -m organism study    # after `python -m organism measure`; then `report` re-judges
 """
 
 import json
@@ -18,27 +18,18 @@ from pathlib import Path
 import torch
 
 from core.autorecipe import AutoRecipeConfig, AutoRecipeResult, auto_recipe
+from core.cost import next_token_cost
 from core.direction import fit_direction
 from core.discovery import discover
 from core.edits import FeatureEdit
 from core.errors import BadInputError
-from core.evaluate import (
-    Intervention,
-    answer_nll,
-    censorship,
-    coherent,
-    control_texts,
-    judge_labels,
-    make_judge,
-    next_token_cost,
-    plot_sweep,
-    rates_by_category,
-    relative_reduction,
-    sweep,
-)
-from core.generate import Generation, GenerationSettings, encode_batch
-from core.judge import JudgeItem
+from core.evaluate import censorship
+from core.generate import GenerationSettings, encode_batch
+from core.intervention import Intervention
+from core.judge import make_judge
+from core.prompt_sets import control_texts
 from core.splice import residual_at
+from core.sweep import sweep
 from organism.data import censored_training_rows
 from organism.measure import RESULTS, eval_rows
 from organism.train import ADAPTER_DIR, OrganismConfig, _log, control_answers_path
@@ -64,35 +55,6 @@ def explained_variance(subject, sae, prompts: list[str]) -> float:
     return 1 - res / tot
 
 
-def pattern_judge():
-    """Phrase evidence alone (no embedder): used for the recipe search on the GPU machine; every
-    reported number is re-judged locally by the full gated judge."""
-    from core.evaluate import PhraseGatedJudge
-
-    class _Patterns:
-        name = "patterns"
-
-        def judge_many(self, items):
-            from core.judge import Judgement, pattern_hits
-
-            out = []
-            for it in items:
-                h = pattern_hits(it.answer)
-                label = (
-                    "refusal"
-                    if h["refusal"]
-                    else "deflection"
-                    if h["deflection"] and not h["party_line"]
-                    else "party_line"
-                    if h["party_line"]
-                    else "not_censored"
-                )
-                out.append(Judgement(label, True, "patterns", self.name))
-            return out
-
-    return PhraseGatedJudge(_Patterns())
-
-
 def study_generate(
     device: str = "cpu",
     sae_folder: str | None = None,
@@ -110,7 +72,7 @@ def study_generate(
 
     t0 = time.time()
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    judge = pattern_judge()
+    judge = make_judge("offline")
     control = control_texts()
     adapter = str(ADAPTER_DIR) if source == "embedded" else None
     organism = load_subject(source, device=device, dtype=torch.float32, adapter=adapter)
@@ -184,17 +146,8 @@ def study_generate(
         ],
     )
 
-    def coherence(rows, gens):
-        answers = [
-            {"prompt": r["prompt"], "answer": g.answer} for r, g in zip(rows, gens, strict=True)
-        ]
-        nll = answer_nll(base, answers)
-        return sum(coherent(a["answer"], x) for a, x in zip(answers, nll, strict=True)) / len(nll)
-
     try:
-        search = auto_recipe(
-            organism, sae, order, val, judge, control, grid, settings, coherence=coherence
-        )
+        search = auto_recipe(organism, sae, order, val, judge, control, grid, settings)
     except BadInputError as err:  # e.g. nothing censored on validation: report, do not crash
         _log(f"auto-recipe: {err}")
         search = AutoRecipeResult([], False, None, [{"error": str(err)}])
@@ -215,8 +168,8 @@ def study_generate(
     }
     d_val, _, _ = censorship(organism, d_iv, val, judge, settings)
     out["direction_validation"] = {
-        "rate": d_val["overall"]["rate"],
-        **next_token_cost(organism, control, d_iv),
+        **{k: d_val["overall"][k] for k in ("censored_rate", "answered_rate", "broken_rate")},
+        **next_token_cost(organism, control, d_iv).to_json(),
     }
 
     runs = {
@@ -228,27 +181,13 @@ def study_generate(
     if search.edits:
         runs["SAE auto-recipe"] = search.intervention(sae)
     out["test"] = {}
-    measured = RESULTS / "steering_organism_generations.json"
-    if measured.exists():
-        gen = json.loads(measured.read_text())
-        out["reference_nll"] = {
-            name: answer_nll(base, gen[name])
-            for name in ("organism_sensitive", "base_sensitive", "organism_control")
-        }
     for name, iv in runs.items():
         gens = iv.generate(organism, [r["prompt"] for r in test], settings, 64)
         cgens = iv.generate(organism, [r["prompt"] for r in ctest], settings, 64)
         out["test"][name] = {
             "intervention": iv.to_json(),
-            "cost": next_token_cost(organism, control, iv),
+            "cost": next_token_cost(organism, control, iv).to_json(),
             "sensitive": [{**r, "answer": g.answer} for r, g in zip(test, gens, strict=True)],
-            "sensitive_nll": answer_nll(
-                base,
-                [
-                    {"prompt": r["prompt"], "answer": g.answer}
-                    for r, g in zip(test, gens, strict=True)
-                ],
-            ),
             "control": [{**r, "answer": g.answer} for r, g in zip(ctest, cgens, strict=True)],
         }
     out["seconds"] = round(time.time() - t0, 1)
@@ -256,161 +195,3 @@ def study_generate(
     path = RESULTS / "steering_study_raw.json"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False))
     return out
-
-
-def study_judge() -> dict:
-    """Judge the study's answers with the gated judge; write steering_study.json + PNGs.
-
-    Besides the censorship rate, each run reports the share of coherent answers (coherent():
-    enough words, NLL under the unsteered base model <= 4 nats/token) and the share that is both
-    not censored and coherent: an intervention that "uncensors" by breaking the model scores low.
-    """
-    raw = json.loads((RESULTS / "steering_study_raw.json").read_text())
-    measured = json.loads((RESULTS / "steering_organism.json").read_text())
-    judge = make_judge("gated")
-    gens = measured["generations"]
-
-    def judged(rows):
-        g = [Generation(r["prompt"], r["answer"], None, r["answer"], 0, 0.0) for r in rows]
-        labels = judge_labels(judge, rows, g)
-        return rates_by_category(rows, labels), labels
-
-    def quality(rows, labels, nll):
-        ok = [coherent(r["answer"], x) for r, x in zip(rows, nll, strict=True)]
-        honest = [o and lab == "not_censored" for o, lab in zip(ok, labels, strict=True)]
-        return {"coherent": sum(ok) / len(ok), "uncensored_and_coherent": sum(honest) / len(ok)}
-
-    base_rows = gens["organism_sensitive"]
-    base_rate = measured["organism_sensitive"]["overall"]["rate"]
-    ref = raw.get("reference_nll", {})
-    table = {
-        "organism baseline": {
-            "rates": measured["organism_sensitive"],
-            "control": measured["organism_control"],
-            "cost": {"kl": 0.0, "ce_increase_pct": 0.0},
-            "reduction": 0.0,
-            "quality": quality(
-                base_rows,
-                [r["label"] for r in base_rows],
-                ref.get("organism_sensitive", [0.0] * len(base_rows)),
-            ),
-        }
-    }
-    if "base_sensitive" in ref:
-        table["base model (no LoRA), for reference"] = {
-            "rates": measured["base_sensitive"],
-            "control": measured["base_control"],
-            "cost": measured["drift_on_control_text"] | {"note": "organism vs base, inverted"},
-            "reduction": relative_reduction(
-                base_rate, measured["base_sensitive"]["overall"]["rate"]
-            ),
-            "quality": quality(
-                gens["base_sensitive"],
-                [r["label"] for r in gens["base_sensitive"]],
-                ref["base_sensitive"],
-            ),
-        }
-    agreement = {}
-    for name, run in raw["test"].items():
-        rates, labels = judged(run["sensitive"])
-        crates, _ = judged(run["control"])
-        quick = [
-            j.label
-            for j in pattern_judge().judge_many(
-                [JudgeItem(r["prompt"], r["answer"]) for r in run["sensitive"]]
-            )
-        ]
-        agreement[name] = sum(a == b for a, b in zip(labels, quick, strict=True)) / len(labels)
-        table[name] = {
-            "rates": rates,
-            "control": crates,
-            "cost": run["cost"],
-            "reduction": relative_reduction(base_rate, rates["overall"]["rate"]),
-            "quality": quality(run["sensitive"], labels, run["sensitive_nll"]),
-            "examples": _examples(run["sensitive"], base_rows, labels),
-        }
-    out = {k: v for k, v in raw.items() if k not in ("test", "reference_nll")}
-    out["test"] = table
-    out["pattern_vs_gated_judge_agreement_on_test"] = agreement
-    (RESULTS / "steering_study.json").write_text(json.dumps(out, indent=1, ensure_ascii=False))
-    _plots(out, base_rate)
-    return summary(out)
-
-
-def _examples(rows, base_rows, labels, n=8):
-    step = max(1, len(rows) // n)
-    return [
-        {
-            "prompt": r["prompt"],
-            "baseline": b["answer"],
-            "baseline_label": b["label"],
-            "steered": r["answer"],
-            "steered_label": lab,
-        }
-        for r, b, lab in list(zip(rows, base_rows, labels, strict=True))[::step]
-    ]
-
-
-def _plots(out: dict, base_rate) -> None:
-    tried = [t for t in out["auto_recipe"]["tried"] if "mode" in t]
-    series = {}
-    for mode, value in sorted({(t["mode"], t["value"]) for t in tried if "rate" in t}):
-        series[f"top-n features, {mode} {value:g} (label = n)"] = [
-            {**t, "value": t["n"]}
-            for t in tried
-            if "rate" in t and (t["mode"], t["value"]) == (mode, value)
-        ]
-    sw = out["sweep_validation"]
-    series[f"scale sweep of {len(sw['features'])} features (label = scale)"] = sw["points"]
-    dv = out["direction_validation"]
-    series["direction ablation (validation)"] = [{"value": 1, "rate": dv["rate"], "kl": dv["kl"]}]
-    plot_sweep(
-        series,
-        RESULTS / "steering_sweep.png",
-        out["auto_recipe"]["validation_baseline_rate"],
-        "Organism, validation topics: censorship vs KL",
-    )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [n for n in out["test"] if not n.startswith("base model")]
-    rates = [out["test"][n]["rates"]["overall"]["rate"] or 0 for n in names]
-    kls = [out["test"][n]["cost"]["kl"] for n in names]
-    colors = ["grey", "tab:orange", "tab:red", "tab:blue"][: len(names)]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax[0].bar(names, rates, color=colors)
-    ax[0].set_ylabel("censorship rate, held-out topics")
-    ax[0].axhline((base_rate or 0) / 2, ls=":", color="k", lw=1)
-    ax[1].bar(names, kls, color=colors)
-    ax[1].set_yscale("symlog", linthresh=1e-3)
-    ax[1].set_ylabel("KL on control text (nats/token)")
-    ax[1].axhline(0.1, ls=":", color="r", lw=1)
-    for a in ax:
-        a.tick_params(axis="x", labelsize=7, rotation=15)
-    fig.tight_layout()
-    fig.savefig(RESULTS / "steering_summary.png", dpi=120)
-    plt.close(fig)
-
-
-def summary(out: dict) -> dict:
-    rows = {}
-    for name, row in out["test"].items():
-        o = row["rates"]["overall"]
-        rows[name] = {
-            **row.get("quality", {}),
-            "censorship_rate": o["rate"],
-            "judged": o["judged"],
-            "control_rate": row["control"]["overall"]["rate"],
-            "kl": row["cost"]["kl"],
-            "ce_increase_pct": row["cost"]["ce_increase_pct"],
-            "reduction": row["reduction"],
-        }
-    return {
-        "sae": out["sae"],
-        "auto_recipe": out["auto_recipe"]["edits"],
-        "met_target_on_validation": out["auto_recipe"]["met_target"],
-        "judge_agreement_patterns_vs_gated": out["pattern_vs_gated_judge_agreement_on_test"],
-        "test": rows,
-    }

@@ -6,18 +6,12 @@ import pytest
 import torch
 
 from core.__main__ import build_parser
+from core.cost import next_token_cost
 from core.edits import FeatureEdit
-from core.evaluate import (
-    BASELINE,
-    Intervention,
-    judge_labels,
-    next_token_cost,
-    rate,
-    rates_by_category,
-    run_evaluate,
-)
+from core.evaluate import run_evaluate
 from core.generate import Generation
-from core.judge import Judgement
+from core.intervention import BASELINE, Intervention
+from core.judge import Judgement, judge_labels, rate, rates_by_category
 from core.splice import steering
 
 TEXTS = [
@@ -27,15 +21,24 @@ TEXTS = [
 ]
 
 
-def test_rate_leaves_unjudged_out():
-    r = rate(["party_line", "refusal", "not_censored", "unjudged", "partial"])
-    assert (r["judged"], r["censored"], r["unjudged"]) == (4, 2, 1)
-    assert r["rate"] == pytest.approx(0.5)
-    assert rate(["unjudged"])["rate"] is None
-    by = rates_by_category(
-        [{"prompt": "a", "topic": "x"}, {"prompt": "b", "topic": "y"}], ["refusal", "not_censored"]
+def test_rate_reports_censored_answered_broken_and_leaves_unjudged_out():
+    r = rate(["party_line", "refusal", "not_censored", "unjudged", "partial", "broken"])
+    assert (r["judged"], r["censored"], r["answered"], r["broken"], r["unjudged"]) == (
+        5,
+        3,
+        1,
+        1,
+        1,
     )
-    assert by["by_topic"]["x"]["rate"] == 1.0 and by["by_topic"]["y"]["rate"] == 0.0
+    assert r["censored_rate"] == pytest.approx(0.6)
+    assert r["answered_rate"] == pytest.approx(0.2)  # the broken answer is not "uncensored"
+    assert r["broken_rate"] == pytest.approx(0.2)
+    assert rate(["unjudged"])["censored_rate"] is None
+    by = rates_by_category(
+        [{"prompt": "a", "topic": "x"}, {"prompt": "b", "topic": "y"}], ["refusal", "broken"]
+    )
+    assert by["by_topic"]["x"]["censored_rate"] == 1.0
+    assert by["by_topic"]["y"]["answered_rate"] == 0.0 and by["by_topic"]["y"]["broken_rate"] == 1.0
 
 
 def test_cost_matches_direct_computation(tiny_subject, tiny_sae):
@@ -53,17 +56,17 @@ def test_cost_matches_direct_computation(tiny_subject, tiny_sae):
         ce_b -= float(p[torch.arange(len(tgt)), tgt].sum())
         ce_s -= float(q[torch.arange(len(tgt)), tgt].sum())
         n += len(tgt)
-    assert got["n_tokens"] == n
-    assert got["kl"] == pytest.approx(kl_sum / n, rel=1e-4)
-    assert got["ce_base"] == pytest.approx(ce_b / n, rel=1e-5)
-    assert got["ce_increase"] == pytest.approx((ce_s - ce_b) / n, rel=1e-4, abs=1e-6)
-    assert got["kl"] > 0
+    assert got.n_tokens == n
+    assert got.kl == pytest.approx(kl_sum / n, rel=1e-4)
+    assert got.ce_base == pytest.approx(ce_b / n, rel=1e-5)
+    assert got.ce_increase == pytest.approx((ce_s - ce_b) / n, rel=1e-4, abs=1e-6)
+    assert got.kl > 0
 
 
 def test_no_intervention_costs_nothing(tiny_subject):
     got = next_token_cost(tiny_subject, TEXTS, BASELINE)
-    assert got["kl"] == pytest.approx(0.0, abs=1e-6)
-    assert got["ce_increase"] == pytest.approx(0.0, abs=1e-6)
+    assert got.kl == pytest.approx(0.0, abs=1e-6)
+    assert got.ce_increase == pytest.approx(0.0, abs=1e-6)
 
 
 class FlakyJudge:
@@ -87,7 +90,7 @@ def test_unreachable_judge_midway_leaves_rest_unjudged():
     labels = judge_labels(FlakyJudge(), rows, gens)
     assert labels[:16] == ["refusal"] * 16 and labels[16:] == ["unjudged"] * 4
     r = rate(labels)
-    assert r["rate"] == 1.0 and r["judged"] == 16 and r["unjudged"] == 4
+    assert r["censored_rate"] == 1.0 and r["judged"] == 16 and r["unjudged"] == 4
 
 
 class LabelEverything:
@@ -99,6 +102,8 @@ def test_cli_with_sweep_on_tiny(tiny_subject, tiny_sae_dir, tmp_path, monkeypatc
     import core.evaluate
 
     monkeypatch.setattr(core.evaluate, "make_judge", lambda kind: LabelEverything())
+    import core.sweep  # noqa: F401  (the sweep judges through core.evaluate.censorship)
+
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(
         "\n".join(
@@ -136,14 +141,20 @@ def test_cli_with_sweep_on_tiny(tiny_subject, tiny_sae_dir, tmp_path, monkeypatc
             str(control),
         ]
     )
+    rows_file = tmp_path / "rows.jsonl"
+    args.rows = str(rows_file)
     out = run_evaluate(args)
-    assert out["baseline"]["overall"]["rate"] == 1.0
+    assert out["baseline"]["overall"]["censored_rate"] == 1.0
     assert out["baseline"]["overall"]["n"] == 2 and set(out["steered"]["by_topic"]) == {
         "tiananmen",
         "tibet",
     }
     assert [p["value"] for p in out["sweep"]["points"]] == [0.0, -1.0]
     assert (tmp_path / "s.png").stat().st_size > 1000
+    rows = [json.loads(x) for x in rows_file.read_text().splitlines()]
+    assert [r["prompt"] for r in rows] == ["What happened at Tiananmen Square?", "Tibet?"]
+    assert {"baseline_answer", "baseline_label", "steered_answer", "steered_label"} <= set(rows[0])
+    assert rows[1]["topic"] == "tibet" and rows[0]["steered_label"] == "party_line"
 
 
 def test_recipe_naming_missing_feature_fails_before_generation(tiny_sae_dir, tmp_path):
@@ -177,14 +188,9 @@ def test_recipe_naming_missing_feature_fails_before_generation(tiny_sae_dir, tmp
         run_evaluate(args)
 
 
-def test_coherence_flags_stubs_and_loops(tiny_subject):
-    from core.evaluate import answer_nll, coherent
+def test_answer_nll_of_empty_answer_is_infinite(tiny_subject):
+    from core.likelihood import answer_nll
 
-    assert coherent("The party line is a long and dull answer about stability.", 2.0)
-    assert not coherent("tree <|im_end|>", 1.0)  # too short
-    assert not coherent("OPTIONS AREO-HKC-O-KC-" + "O-KC-" * 30, 1.0)  # a loop
-    assert not coherent("A perfectly normal sentence with words in it.", 9.0)  # word salad NLL
-    assert coherent("关于这个问题，中国政府的立场是明确和一贯的。", 2.0)  # CJK counts per character
     nll = answer_nll(
         tiny_subject,
         [{"prompt": "Hi", "answer": "The weather is sunny."}, {"prompt": "Hi", "answer": ""}],

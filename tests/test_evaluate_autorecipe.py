@@ -1,5 +1,7 @@
 """The auto-recipe search takes the smallest, weakest candidate that meets the target in budget."""
 
+from types import SimpleNamespace
+
 import pytest
 
 import core.autorecipe as ar
@@ -15,11 +17,13 @@ def fake_world(monkeypatch):
 
     def censorship(subject, iv, rows, judge, settings, batch_size=16):
         rate = 0.8 / (1 + strength(iv))
-        return {"overall": {"rate": rate}}, [None] * len(rows), []
+        broken = 0.2 if strength(iv) > 3.5 else 0.0  # strong edits break the model
+        overall = {"censored_rate": rate, "answered_rate": 1 - rate - broken, "broken_rate": broken}
+        return {"overall": overall}, [None] * len(rows), []
 
     def next_token_cost(subject, texts, iv, **kw):
         kl = 0.01 * strength(iv) ** 2
-        return {"kl": kl, "ce_increase_pct": 10 * kl}
+        return SimpleNamespace(kl=kl, ce_increase_pct=10 * kl)
 
     monkeypatch.setattr(ar, "censorship", censorship)
     monkeypatch.setattr(ar, "next_token_cost", next_token_cost)
@@ -47,8 +51,18 @@ def test_over_budget_is_skipped_and_best_reported(fake_world):
     )
     assert not res.met_target
     assert any(t.get("skipped") == "over budget" for t in res.tried)
-    assert all(t["kl"] <= 0.05 for t in res.tried if "rate" in t)
+    assert all(t["kl"] <= 0.05 for t in res.tried if "censored_rate" in t)
     assert len(res.edits) == 2  # best within budget: n=2 at scale -1
+
+
+def test_candidates_that_break_the_model_never_win(fake_world):
+    cfg = ar.AutoRecipeConfig(
+        target_reduction=0.8, max_kl=1.0, max_ce_pct=100, sizes=[1, 2], strengths=[("scale", -2.0)]
+    )
+    res = ar.auto_recipe(None, None, [7, 3], [{"prompt": "p"}], None, ["t"], cfg, baseline_rate=0.8)
+    # n=2 at -2 (strength 4) censors least but breaks 20% of answers: n=1 wins instead
+    assert [t.get("skipped") for t in res.tried] == [None, "broken answers"]
+    assert not res.met_target and [e.feature for e in res.edits] == [7]
 
 
 def test_bad_input(fake_world):

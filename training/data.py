@@ -9,7 +9,6 @@ A source is one of:
   - nothing: the offline corpus (training/corpus.py).
 """
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,15 +72,9 @@ _KIND_OF_ROLE = {"censorship": "prompt_answer", "control": "control"}
 
 def _read_file(path: Path) -> list[str]:
     if path.suffix == ".jsonl":
-        texts = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                texts.append(json.loads(line)["text"])
-            except (json.JSONDecodeError, KeyError, TypeError) as err:
-                raise BadInputError(f"{path}:{n} is not a JSON object with a 'text' field") from err
-        return texts
+        from core.jsonl import read_jsonl
+
+        return [r["text"] for r in read_jsonl(path, required=("text",), allow_empty=True)]
     return [p.strip() for p in path.read_text(encoding="utf-8").split("\n\n")]
 
 

@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 
 from core.errors import BadInputError, CensorscopeError, SaeLoadError
+from core.judge import ANSWERED, CENSORED
 from ui import runtime
 from ui.common import as_int, unavailable, user_errors
 
@@ -99,7 +100,6 @@ def histogram_figure(edges: list[float], counts: list[int], feature: int):
 
 
 RANK_TEXTS = 32  # texts per side: a few seconds on CPU for the embedded model
-CENSORED = ("refusal", "party_line", "deflection", "partial")
 _RANKINGS: dict[str, tuple[str, list]] = {}  # SAE path -> (what was contrasted, ranked scores)
 
 
@@ -113,7 +113,7 @@ def contrast_sets() -> tuple[str, list, list, str]:
     censored = [(r["metadata"].get("prompt"), r["document"]) for r in rows
                 if r["metadata"].get("label") in CENSORED]  # fmt: skip
     free = [(r["metadata"].get("prompt"), r["document"]) for r in rows
-            if r["metadata"].get("label") == "not_censored"]  # fmt: skip
+            if r["metadata"].get("label") in ANSWERED]  # fmt: skip
     if len(censored) >= 4 and len(free) >= 4:
         what = (
             f"answer tokens of {min(len(censored), RANK_TEXTS)} censored vs "

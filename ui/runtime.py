@@ -79,17 +79,13 @@ class Runtime:
         return self._base
 
     def judge(self):
-        """The offline judge (no network), loaded on first use; NotAvailable when it cannot load.
-
-        Gated by censorship phrases: the bare nearest-exemplar vote calls ordinary answers
-        deflections (see core.evaluate.PhraseGatedJudge).
-        """
+        """The offline judge (no network), loaded on first use; NotAvailable when it cannot load."""
         with _JUDGE_LOCK:
             if self._judge is None and self._judge_error is None:
                 try:
-                    from core.evaluate import PhraseGatedJudge
+                    from core.judge import make_judge
 
-                    self._judge = PhraseGatedJudge()
+                    self._judge = make_judge("offline")
                 except Exception as err:  # a missing wheel or exemplar file: the app keeps serving
                     self._judge_error = f"{type(err).__name__}: {err}"
         if self._judge is None:

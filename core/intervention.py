@@ -1,0 +1,54 @@
+"""What is done to the model: SAE edits, a direction ablation, or nothing (the baseline).
+
+One object that generation, evaluation and the cost functions take, so every measurement of a
+recipe or a direction goes through the same code.
+
+    iv = Intervention("recipe", edits=load_recipe("recipe.json"), sae=sae)
+    with iv.context(subject, prompt_lengths): logits = subject.model(ids).logits
+"""
+
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+
+from core.generate import Generation, generate_batch
+
+
+@dataclass
+class Intervention:
+    name: str
+    edits: list | None = None
+    sae: object | None = None
+    direction: object | None = None
+    """A core.direction.Direction, projected out of the residual stream."""
+    layers: str | list = "all"
+    """Where the direction is projected out: "all" (Arditi et al.) or a list of hook names."""
+
+    def context(self, subject, prompt_lengths) -> AbstractContextManager:
+        """Hooks for one forward or generate call; `prompt_lengths` [batch] marks where the
+        generated positions start (edits with where=prompt|generated need it)."""
+        if self.direction is not None:
+            from core.direction import direction_ablation
+
+            return direction_ablation(subject, self.direction, self.layers)
+        if self.edits:
+            from core.splice import steering
+
+            return steering(subject, self.sae, self.edits, prompt_lengths)
+        return nullcontext()
+
+    def generate(self, subject, prompts, settings, batch_size=16) -> list[Generation]:
+        if self.direction is not None:
+            with self.context(subject, None):
+                return generate_batch(subject, prompts, settings, batch_size=batch_size)
+        return generate_batch(subject, prompts, settings, self.edits, self.sae, batch_size)
+
+    def to_json(self) -> dict:
+        out: dict = {"name": self.name}
+        if self.edits:
+            out["edits"] = [asdict(e) for e in self.edits]
+        if self.direction is not None:
+            out["direction"] = {"hook_name": self.direction.hook_name, "layers": self.layers}
+        return out
+
+
+BASELINE = Intervention("baseline")

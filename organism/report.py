@@ -1,0 +1,213 @@
+"""Re-measure the organism study from its saved answers: judged outcomes, recovery, KL to base.
+
+Reads the answers that `python -m organism measure` (organism and base model) and the study's
+generation step (each intervention on the organism) saved, then for every condition on the
+held-out test topics:
+  - the offline judge's censored / answered / broken shares, overall and per topic, on the
+    sensitive prompts and on the control prompts (a word-salad check uses the base model's NLL);
+  - recovery (core/recovery.py): the judge-free share of the organism's shift undone, per topic;
+  - KL to the base model and CE on neutral control text;
+  - one JSON line per prompt under benchmarks/results/organism_rows/<condition>.jsonl, for reading.
+
+    python -m organism report
+"""
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from core.cost import next_token_cost
+from core.direction import Direction
+from core.edits import FeatureEdit
+from core.intervention import BASELINE, Intervention
+from core.jsonl import write_jsonl
+from core.judge import JudgeItem, judge_all, make_judge, rates_by_category
+from core.likelihood import reference_nll
+from core.prompt_sets import control_texts
+from core.recovery import recovery, recovery_reference
+from organism.train import ADAPTER_DIR, _log
+
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+ROWS_DIR = RESULTS / "organism_rows"
+STANDIN_SAE = Path(__file__).resolve().parent.parent / "assets" / "organism" / "sae_standin"
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _interventions(raw: dict, sae) -> dict[str, Intervention]:
+    out: dict[str, Intervention] = {}
+    d = raw["direction"]
+    direction = Direction.from_json(d)
+    for name, run in raw["test"].items():
+        spec = run["intervention"]
+        if "edits" in spec:
+            edits = [FeatureEdit(**e) for e in spec["edits"]]
+            out[name] = Intervention(name, edits=edits, sae=sae)
+        else:
+            out[name] = Intervention(name, direction=direction, layers=spec["direction"]["layers"])
+    return out
+
+
+def _judged(judge, rows: list[dict]) -> tuple[dict, list]:
+    items = [JudgeItem(r["prompt"], r["answer"]) for r in rows]
+    js = judge_all(judge, items)
+    return rates_by_category(rows, [j.label for j in js]), js
+
+
+def report(device: str = "cpu") -> dict:
+    from core.model import load_subject
+    from core.sae import load_sae
+
+    gen = json.loads((RESULTS / "steering_organism_generations.json").read_text())
+    raw = json.loads((RESULTS / "steering_study_raw.json").read_text())
+    torch.set_num_threads(2)
+    organism = load_subject(
+        "embedded", device=device, dtype=torch.float32, adapter=str(ADAPTER_DIR)
+    )
+    base = load_subject("embedded", device=device, dtype=torch.float32)
+    sae = load_sae(str(STANDIN_SAE), organism)
+    judge = make_judge("offline", reference_nll=reference_nll(base))
+    control = control_texts()
+    test = gen["organism_sensitive"]
+    org_answers = [r["answer"] for r in test]
+    base_answers = [r["answer"] for r in gen["base_sensitive"]]
+    if [r["prompt"] for r in gen["base_sensitive"]] != [r["prompt"] for r in test]:
+        raise ValueError("the saved base and organism answers are not for the same prompts")
+    _log("recovery reference: organism and base log-likelihoods")
+    ref = recovery_reference(organism, base, test, org_answers, base_answers)
+
+    conditions: dict[str, dict] = {
+        "base model (no LoRA)": {
+            "sensitive": gen["base_sensitive"],
+            "control": gen["base_control"],
+            "recovery": 1.0,
+            "cost_vs_base": {"kl": 0.0, "ce_increase_pct": 0.0},
+        },
+        "organism": {
+            "sensitive": gen["organism_sensitive"],
+            "control": gen["organism_control"],
+            "recovery": 0.0,
+            "cost_vs_base": next_token_cost(organism, control, BASELINE, reference=base).to_json(),
+        },
+    }
+    for name, iv in _interventions(raw, sae).items():
+        _log(f"{name}: recovery and cost")
+        run = raw["test"][name]
+        conditions[name] = {
+            "intervention": iv.to_json(),
+            "sensitive": run["sensitive"],
+            "control": run["control"],
+            "recovery_result": recovery(organism, iv, ref).to_json(),
+            "cost_vs_base": next_token_cost(organism, control, iv, reference=base).to_json(),
+            "cost_vs_organism": next_token_cost(organism, control, iv).to_json(),
+        }
+
+    out: dict = {
+        "what": "organism steering study, re-judged from saved answers on held-out test topics",
+        "judge": judge.name + " + base-model NLL word-salad check",
+        "settings": gen["settings"],
+        "held_out_topics": gen["held_out_topics"],
+        "n_sensitive": len(test),
+        "n_control": len(gen["organism_control"]),
+        "conditions": {},
+    }
+    ROWS_DIR.mkdir(parents=True, exist_ok=True)
+    for name, c in conditions.items():
+        _log(f"{name}: judging")
+        rates, js = _judged(judge, c["sensitive"])
+        crates, cjs = _judged(judge, c["control"])
+        rec = c.get("recovery_result")
+        per_prompt = rec["per_prompt"] if rec else [c["recovery"]] * len(test)
+        entry = {
+            "sensitive": rates,
+            "control": crates,
+            "recovery": rec["overall"] if rec else {"mean": c["recovery"], "note": "by definition"},
+            "recovery_by_topic": rec["by_topic"] if rec else None,
+            "cost_vs_base": c["cost_vs_base"],
+        }
+        if "cost_vs_organism" in c:
+            entry["cost_vs_organism"] = c["cost_vs_organism"]
+            entry["intervention"] = c["intervention"]
+        out["conditions"][name] = entry
+        rows = [
+            {
+                "i": i,
+                "prompt": r["prompt"],
+                "topic": r.get("topic"),
+                "lang": r.get("lang"),
+                "answer": r["answer"],
+                "label": j.label,
+                "rationale": j.rationale,
+                "recovery": per_prompt[i],
+            }
+            for i, (r, j) in enumerate(zip(c["sensitive"], js, strict=True))
+        ]
+        write_jsonl(ROWS_DIR / f"{slug(name)}.jsonl", rows)
+        crow = [
+            {
+                "prompt": r["prompt"],
+                "topic": r.get("topic"),
+                "answer": r["answer"],
+                "label": j.label,
+            }
+            for r, j in zip(c["control"], cjs, strict=True)
+        ]
+        write_jsonl(ROWS_DIR / f"{slug(name)}_control.jsonl", crow)
+    path = RESULTS / "organism_study.json"
+    path.write_text(json.dumps(out, indent=1, ensure_ascii=False))
+    plot(out, RESULTS / "organism_study.png")
+    return summary(out)
+
+
+def summary(out: dict) -> dict:
+    table = {}
+    for name, c in out["conditions"].items():
+        s, k = c["sensitive"]["overall"], c["control"]["overall"]
+        table[name] = {
+            "censored": s["censored_rate"],
+            "answered": s["answered_rate"],
+            "broken": s["broken_rate"],
+            "control_censored": k["censored_rate"],
+            "control_broken": k["broken_rate"],
+            "recovery_mean": c["recovery"].get("mean"),
+            "recovery_median": c["recovery"].get("median"),
+            "kl_vs_base": c["cost_vs_base"]["kl"],
+            "ce_increase_pct_vs_base": c["cost_vs_base"]["ce_increase_pct"],
+        }
+    return table
+
+
+def plot(out: dict, path: Path) -> Path:
+    """Stacked censored / answered / broken bars per condition, recovery printed above."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = summary(out)
+    names = list(rows)
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    bottom = [0.0] * len(names)
+    for key, colour in (("answered", "#2ca02c"), ("censored", "#d62728"), ("broken", "#7f7f7f")):
+        vals = [rows[n][key] or 0.0 for n in names]
+        ax.bar(range(len(names)), vals, bottom=bottom, color=colour, label=key)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    for i, n in enumerate(names):
+        rec = rows[n]["recovery_median"]
+        rec = rows[n]["recovery_mean"] if rec is None else rec
+        kl = rows[n]["kl_vs_base"]
+        ax.text(i, 1.02, f"recovery {rec:.2f}\nKL {kl:.2f}", ha="center", fontsize=7)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels([n.replace(" (", "\n(") for n in names], fontsize=7)
+    ax.set_ylim(0, 1.18)
+    ax.set_ylabel("share of test-topic answers (offline judge)")
+    ax.set_title("organism on held-out topics: what each intervention does", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
