@@ -6,6 +6,7 @@
     python -m core discover --help      # rank features that fire on censored vs other texts
     python -m core evaluate --help      # judged outcomes, recovery and KL/CE cost of a recipe
     python -m core judge --help         # label answers from any source; calibrate the judge
+    python -m core attribute --help     # features that make the censored answer likelier
 
 --model takes embedded (default), tiny, a folder, a .gguf file or a hub id; --sae a SAELens folder
 or registry:RELEASE:SAE_ID (default: the SAE shipped for the embedded model). Errors print one
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     steer.add_argument("--top-p", type=float, default=0.95)
     steer.add_argument("--max-new-tokens", type=int, default=128)
 
+    from core.attribution import add_attribute_parser
     from core.discovery import add_discover_parser
     from core.evaluate import add_evaluate_parser
     from core.judge_cli import add_judge_parser
@@ -62,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_discover_parser(sub)
     add_evaluate_parser(sub)
     add_judge_parser(sub)
+    add_attribute_parser(sub)
     return parser
 
 
@@ -140,6 +143,7 @@ def _print_human(command: str, out: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from core.attribution import run_attribute
     from core.discovery import run_discover
     from core.evaluate import run_evaluate
     from core.judge_cli import run_judge
@@ -150,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "discover": run_discover,
         "evaluate": run_evaluate,
         "judge": run_judge,
+        "attribute": run_attribute,
     }
     try:
         out = runners[args.command](args)

@@ -119,3 +119,25 @@ def direction_ablation(subject, direction: Direction | torch.Tensor, layers="all
     finally:
         for handle in handles:
             handle.remove()
+
+
+class _Add:
+    def __init__(self, v: torch.Tensor):
+        self.v = v
+
+    def __call__(self, module, args, output):
+        h = _output_tensor(output)
+        return _replace_output(output, h + self.v.to(h.device, h.dtype))
+
+
+@contextmanager
+def direction_addition(subject, direction: Direction, alpha: float):
+    """Activation addition: add alpha * direction to the residual after the direction's layer at
+    every position (alpha = -norm removes the average censored-vs-control difference)."""
+    v = direction.vector.detach().float()
+    v = alpha * v / v.norm()
+    handle = subject.module(direction.hook_name).register_forward_hook(_Add(v))
+    try:
+        yield v
+    finally:
+        handle.remove()

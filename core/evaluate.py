@@ -134,6 +134,13 @@ def add_evaluate_parser(sub) -> None:
         default=None,
         help="the uncensored reference (for the organism: embedded); adds recovery and KL to it",
     )
+    p.add_argument(
+        "--patch-from",
+        choices=["base"],
+        default=None,
+        help="patching upper bound: the base model's residual after --layer, at every position",
+    )
+    p.add_argument("--layer", type=int, default=None, help="layer for --patch-from")
     p.add_argument("--rows", default=None, help="write one JSON line per prompt to this file")
     p.add_argument(
         "--sweep-mode",
@@ -161,8 +168,10 @@ def run_evaluate(args) -> dict:
     from core.sweep import plot_sweep, sweep
 
     rows = load_prompt_set(args.prompts, args.limit)
-    if args.recipe and args.direction:
-        raise BadInputError("give --recipe or --direction, not both")
+    if sum(bool(x) for x in (args.recipe, args.direction, args.patch_from)) > 1:
+        raise BadInputError("give one of --recipe, --direction or --patch-from")
+    if args.patch_from and (args.layer is None or not args.base_model):
+        raise BadInputError("--patch-from base needs --layer L and --base-model (the donor)")
     edits = load_recipe(args.recipe) if args.recipe else None
     control = control_texts(args.control)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
@@ -172,7 +181,16 @@ def run_evaluate(args) -> dict:
     sae = load_sae(args.sae or default_sae_for(subject.source), subject) if edits else None
     if edits:
         validate_edits(edits, sae.d_sae)  # before minutes of generation, not after
-    if args.direction:
+    if args.patch_from:
+        if not 0 <= args.layer < subject.n_layers:
+            raise BadInputError(f"--layer must be in 0..{subject.n_layers - 1}, got {args.layer}")
+        from core.sae import resid_hook
+
+        hook = resid_hook(args.layer)
+        iv = Intervention(
+            f"patch from base after layer {args.layer}", donor=base_model, layers=[hook]
+        )
+    elif args.direction:
         from core.direction import Direction
 
         direction = Direction.from_json(json.loads(Path(args.direction).read_text()))

@@ -21,11 +21,25 @@ class Intervention:
     direction: object | None = None
     """A core.direction.Direction, projected out of the residual stream."""
     layers: str | list = "all"
-    """Where the direction is projected out: "all" (Arditi et al.) or a list of hook names."""
+    """Where the direction is projected out: "all" (Arditi et al.) or a list of hook names; for
+    a donor patch, the one hook name whose output is replaced."""
+    alpha: float | None = None
+    """With a direction: add alpha * direction at its layer (activation addition) instead of
+    projecting it out."""
+    donor: object | None = None
+    """A model whose residual replaces the subject's at `layers[0]` (core/patching.py)."""
 
     def context(self, subject, prompt_lengths) -> AbstractContextManager:
         """Hooks for one forward or generate call; `prompt_lengths` [batch] marks where the
         generated positions start (edits with where=prompt|generated need it)."""
+        if self.donor is not None:
+            from core.patching import patched_from
+
+            return patched_from(subject, self.donor, self.layers[0])
+        if self.direction is not None and self.alpha is not None:
+            from core.direction import direction_addition
+
+            return direction_addition(subject, self.direction, self.alpha)
         if self.direction is not None:
             from core.direction import direction_ablation
 
@@ -37,7 +51,7 @@ class Intervention:
         return nullcontext()
 
     def generate(self, subject, prompts, settings, batch_size=16) -> list[Generation]:
-        if self.direction is not None:
+        if self.direction is not None or self.donor is not None:
             with self.context(subject, None):
                 return generate_batch(subject, prompts, settings, batch_size=batch_size)
         return generate_batch(subject, prompts, settings, self.edits, self.sae, batch_size)
@@ -48,6 +62,10 @@ class Intervention:
             out["edits"] = [asdict(e) for e in self.edits]
         if self.direction is not None:
             out["direction"] = {"hook_name": self.direction.hook_name, "layers": self.layers}
+            if self.alpha is not None:
+                out["direction"]["add_alpha"] = self.alpha
+        if self.donor is not None:
+            out["patch"] = {"from": getattr(self.donor, "name", "donor"), "after": self.layers[0]}
         return out
 
 

@@ -57,14 +57,13 @@ def answer_logprobs(
             logits = subject.model(
                 input_ids=ids.to(subject.device), attention_mask=mask.to(subject.device)
             ).logits  # [b, pos, vocab]
-        logp = logits.float().log_softmax(-1)
         for i, (a, b) in enumerate(spans):
             if b <= a:
                 out.append(AnswerScore(0.0, 0))
                 continue
+            logp = logits[i, a - 1 : b - 1].float().log_softmax(-1)  # [answer, vocab]: answer only
             tgt = ids[i, a:b].to(logp.device)
-            total = float(logp[i, a - 1 : b - 1].gather(-1, tgt[:, None]).sum())
-            out.append(AnswerScore(total, b - a))
+            out.append(AnswerScore(float(logp.gather(-1, tgt[:, None]).sum()), b - a))
     return out
 
 

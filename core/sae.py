@@ -36,13 +36,18 @@ def translate_hook_name(name: str) -> str:
         return name
     layer, kind = int(match.group(1)), match.group(2)
     if kind == "post":
-        return f"model.layers.{layer}"
+        return resid_hook(layer)
     if kind == "pre" and layer > 0:
-        return f"model.layers.{layer - 1}"
+        return resid_hook(layer - 1)
     raise SaeLoadError(
         f"hook '{name}' has no decoder-layer output equivalent; censorscope splices SAEs on "
         "the residual stream after a decoder layer (hook_resid_post)"
     )
+
+
+def resid_hook(layer: int) -> str:
+    """The hook name of the residual stream after decoder layer `layer`."""
+    return f"model.layers.{layer}"
 
 
 def layer_of(hook_name: str) -> int | None:

@@ -5,6 +5,7 @@ python -m organism train      # LoRA -> assets/organism/adapter (+ training.json
 python -m organism measure    # censorship rates + drift -> assets/organism/card.json
 python -m organism study      # discovery, auto-recipe, direction baseline: saves their answers
 python -m organism report     # judge every condition, recovery, KL to base -> benchmarks/results
+python -m organism search     # patching bound, attributed recipe search, direction baselines
 """
 
 import argparse
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--device", default="cpu")
     report = sub.add_parser("report", help="judged outcomes, recovery, KL to base, per condition")
     report.add_argument("--device", default="cpu")
+    search = sub.add_parser("search", help="patching bound, recipe search, direction baselines")
+    search.add_argument("--device", default="cpu")
+    search.add_argument("--sae", default=None, help="SAE folder (default: the organism's)")
     args = parser.parse_args(argv)
 
     if args.command == "answers":
@@ -70,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
         study_generate(args.device)
         out = run_report(args.device)
+    elif args.command == "search":
+        from organism.search import search as run_search
+
+        full = run_search(args.device, args.sae)
+        out = {k: full[k] for k in ("search", "patching_bound") if k in full}
     else:
         from organism.report import report as run_report
 

@@ -30,6 +30,15 @@ def main(argv: list[str]) -> int:
 
         out = study_generate(device, os.environ.get("ORGANISM_SAE", str(DEFAULT_EMBEDDED_SAE)))
         print(json.dumps({"sae": out["sae"], "auto_recipe": out["auto_recipe"]}, indent=1))
+    if argv[0] in ("report", "all"):
+        from organism.report import report
+
+        print(json.dumps(report(device), indent=1))
+    if argv[0] in ("search", "all"):
+        from organism.search import search
+
+        out = search(device)
+        print(json.dumps({k: out[k] for k in ("search", "patching_bound")}, indent=1, default=str))
     return 0
 
 

@@ -44,3 +44,15 @@ def test_bad_direction(tiny_subject):
         pass
     with pytest.raises(BadInputError, match="empty"):
         fit_direction(tiny_subject, "model.layers.2", [], CONTROL)
+
+
+def test_activation_addition_adds_exactly_alpha_times_the_direction(tiny_subject):
+    from core.direction import direction_addition
+
+    direction = fit_direction(tiny_subject, "model.layers.2", SENSITIVE, CONTROL)
+    ids = tiny_subject.tokenizer("Hello there", return_tensors="pt")["input_ids"]
+    before = residual_at(tiny_subject, "model.layers.2", ids)[0]
+    with direction_addition(tiny_subject, direction, -3.0):
+        after = residual_at(tiny_subject, "model.layers.2", ids)[0]
+    assert torch.allclose(after - before, -3.0 * direction.vector.expand_as(before), atol=1e-5)
+    assert torch.allclose(residual_at(tiny_subject, "model.layers.2", ids)[0], before)

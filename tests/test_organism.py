@@ -45,3 +45,40 @@ def test_encode_row_masks_the_prompt(tiny_subject):
     assert n_prompt == len(tiny_subject.encode_chat("What happened?")[0])
     assert labels[n_prompt:] == ids[n_prompt:]
     assert ids[-1] == tiny_subject.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, monkeypatch):
+    """`python -m organism search` on a tiny stand-in: every stage runs and reports."""
+    import copy
+
+    import torch
+
+    import organism.search as study
+    from organism.search import search
+
+    real = study._answers
+
+    def answers(subject, rows, settings, iv=study.BASELINE):
+        # the tiny model writes only whitespace; give each row words of its own to score
+        got = real(subject, rows, settings, iv)
+        return [
+            a.strip() or f"answer {i} about {r['topic']}"
+            for i, (r, a) in enumerate(zip(rows, got, strict=True))
+        ]
+
+    monkeypatch.setattr(study, "_answers", answers)
+
+    organism = copy.copy(tiny_subject)
+    organism.model = copy.deepcopy(tiny_subject.model)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in organism.model.parameters():
+            p.add_(0.3 * torch.randn_like(p) * p.std().clamp(min=1e-3))
+    out = search(
+        "cpu", models=(organism, tiny_subject, tiny_sae), layers=(1, 2), limit=6,
+        max_new_tokens=4, write=False,
+    )  # fmt: skip
+    assert set(out["patching_bound"]) == {1, 2}
+    assert "stopped" in out["search"] and len(out["direction_layers"]) == len(range(1, tiny_subject.n_layers, 3))
+    for name, cond in out["test"].items():
+        assert cond["sensitive"]["overall"]["n"] == 6, name

@@ -80,3 +80,36 @@ def test_recovery_refuses_missing_references(pair):
         recovery_reference(organism, base, ROWS, ORG, BASE[:2])
     with pytest.raises(BadInputError, match="empty"):
         recovery_reference(organism, base, ROWS, ORG, ["", " ", ""])
+
+
+def test_patching_from_the_base_at_the_last_layer_gives_the_base_model(tiny_subject):
+    """Patch after the last decoder layer: only the final norm and head remain, which the tiny
+    organism shares with its base, so the patched logits are the base model's; and generation
+    under the patch (with the subject's KV cache) gives the base model's answer."""
+    from core.generate import GenerationSettings, encode_batch
+    from core.intervention import Intervention
+    from core.sae import resid_hook
+
+    organism = copy.copy(tiny_subject)
+    organism.model = copy.deepcopy(tiny_subject.model)
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for name, p in organism.model.named_parameters():
+            if ".layers." in name:
+                p.add_(0.5 * torch.randn_like(p) * p.std().clamp(min=1e-3))
+    last = resid_hook(tiny_subject.n_layers - 1)
+    iv = Intervention("patch", donor=tiny_subject, layers=[last])
+    ids, mask, lengths = encode_batch(organism, ["Tell me about Tibet.", "Hi"])
+    with torch.no_grad():
+        want = tiny_subject.model(input_ids=ids, attention_mask=mask).logits
+        plain = organism.model(input_ids=ids, attention_mask=mask).logits
+        with iv.context(organism, lengths):
+            got = organism.model(input_ids=ids, attention_mask=mask).logits
+    keep = mask.bool()
+    assert not torch.allclose(plain[keep], want[keep], atol=1e-3)
+    assert torch.allclose(got[keep], want[keep], atol=1e-4)
+    settings = GenerationSettings(max_new_tokens=6)
+    patched = iv.generate(organism, ["Tell me about Tibet."], settings)[0].token_ids
+    assert (
+        patched == BASELINE.generate(tiny_subject, ["Tell me about Tibet."], settings)[0].token_ids
+    )

@@ -1,0 +1,217 @@
+"""Steering the organism properly: patching bound, attributed recipe search, direction baselines.
+
+On validation topics (never the test topics), with the organism's SAE:
+  1. the patching upper bound per layer: the base model's residual after layer L, at every
+     position, generated ones included (core/patching.py);
+  2. the recipe search (core/recipe_search.py): candidates by attribution (core/attribution.py) of
+     log p(organism answer) - log p(base answer), re-attributed after each accepted feature so
+     backups surface; objective = mean recovery (judge-free), budget = KL on control text;
+     ablation on generated positions only;
+  3. direction baselines (Arditi et al. 2024): a difference-of-means direction at the last prompt
+     positions for every layer, chosen on validation by judged censorship reduction with KL < 0.1
+     on control text, ablated at every layer; and activation addition of the negated direction at
+     its own layer.
+Then every condition on the held-out test topics: judged outcomes (offline judge with a base-model
+word-salad check), recovery, KL to the organism and to the base model, one JSON line per prompt.
+
+    python -m organism search --device cuda      # writes benchmarks/results/organism_search.json
+"""
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from core.attribution import attribute
+from core.cost import next_token_cost
+from core.direction import fit_direction
+from core.generate import GenerationSettings
+from core.intervention import BASELINE, Intervention
+from core.jsonl import write_jsonl
+from core.judge import JudgeItem, judge_all, make_judge, rates_by_category
+from core.likelihood import reference_nll
+from core.prompt_sets import control_texts
+from core.recipe_search import SearchConfig, greedy_search
+from core.recovery import recovery, recovery_reference
+from core.sae import resid_hook
+from organism.measure import eval_rows
+from organism.report import slug
+from organism.train import ADAPTER_DIR, _log
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+ROWS_DIR = RESULTS / "organism_rows"
+RECIPE = ROOT / "assets" / "organism" / "recipe.json"
+
+
+def _answers(subject, rows, settings, iv=BASELINE) -> list[str]:
+    return [
+        g.raw_answer or g.answer
+        for g in iv.generate(subject, [r["prompt"] for r in rows], settings, 64)
+    ]
+
+
+def _judged(judge, rows, answers) -> tuple[dict, list]:
+    js = judge_all(judge, [JudgeItem(r["prompt"], a) for r, a in zip(rows, answers, strict=True)])
+    return rates_by_category(rows, [j.label for j in js]), js
+
+
+def search(
+    device: str = "cuda",
+    sae_path: str | None = None,
+    layers=(5, 10, 15, 20, 25),
+    models: tuple | None = None,
+    limit: int | None = None,
+    max_new_tokens: int = 48,
+    write: bool = True,
+) -> dict:
+    """`models` = (organism, base, sae) to use instead of loading them; `limit` caps every prompt
+    set (smoke tests); `write` saves results, rows and assets/organism/recipe.json."""
+    from core.model import load_subject
+    from core.sae import load_sae
+    from core.settings import ORGANISM_SAE
+
+    settings = GenerationSettings(max_new_tokens=max_new_tokens)
+    if models is None:
+        adapter = str(ADAPTER_DIR)
+        organism = load_subject("embedded", device=device, dtype=torch.float32, adapter=adapter)
+        base = load_subject("embedded", device=device, dtype=torch.float32)
+        sae = load_sae(sae_path or str(ORGANISM_SAE), organism)
+    else:
+        organism, base, sae = models
+    judge = make_judge("offline", reference_nll=reference_nll(base))
+    cap = limit or None
+    control = control_texts()[:cap]
+    val = eval_rows("sensitive", "val", 1000)[:cap]
+    test = eval_rows("sensitive", "test", 1000)[:cap]
+    ctest = eval_rows("control", "test", 8)[:cap]
+    ctrain = eval_rows("control", "train", 8)[:cap]
+    strain = eval_rows("sensitive", "train", 12)[:cap]
+    out: dict = {"device": device, "sae": {"path": str(sae.path), "hook": sae.hook_name,
+                 "d_sae": sae.d_sae}, "settings": asdict(settings)}  # fmt: skip
+
+    _log("answers: organism and base on validation and test topics")
+    org_val, base_val = _answers(organism, val, settings), _answers(base, val, settings)
+    org_test, base_test = _answers(organism, test, settings), _answers(base, test, settings)
+    ref_val = recovery_reference(organism, base, val, org_val, base_val)
+    ref_test = recovery_reference(organism, base, test, org_test, base_test)
+
+    # 1. patching upper bound (validation and test: it selects nothing)
+    out["patching_bound"] = {}
+    for layer in layers:
+        if layer >= organism.n_layers:
+            continue
+        iv = Intervention(
+            f"patch from base after layer {layer}", donor=base, layers=[resid_hook(layer)]
+        )
+        answers = _answers(organism, test, settings, iv)
+        rates, _ = _judged(judge, test, answers)
+        out["patching_bound"][layer] = {
+            "test": rates["overall"],
+            "recovery": recovery(organism, iv, ref_test).to_json()["overall"],
+        }
+        _log(f"patch bound layer {layer}: {rates['overall']['answered_rate']}")
+
+    # 2. recipe search on validation
+    triples = [
+        (r["prompt"], o, b)
+        for r, o, b in zip(val, org_val, base_val, strict=True)
+        if o.strip() and b.strip()
+    ]
+    triples = triples[::2][:64]
+
+    def candidates(recipe):
+        iv = Intervention("recipe", edits=recipe, sae=sae) if recipe else None
+        return [f for f, s in attribute(organism, sae, triples, iv).top(40, "answer") if s > 0]
+
+    def objective(recipe):
+        iv = Intervention("recipe", edits=recipe, sae=sae) if recipe else BASELINE
+        return recovery(organism, iv, ref_val).to_json()["overall"]["clipped_mean"] or 0.0
+
+    def cost(recipe):
+        return next_token_cost(organism, control, Intervention("r", edits=recipe, sae=sae)).kl
+
+    cfg = SearchConfig(max_features=8, candidates=10, max_kl=0.05)
+    found = greedy_search(candidates, objective, cost, cfg)
+    out["search"] = {"config": asdict(cfg), **found.to_json(), "n_triples": len(triples)}
+
+    # 3. direction baselines, chosen on validation
+    out["direction_layers"] = []
+    best = None
+    base_val_rates, _ = _judged(judge, val, org_val)
+    base_cens = base_val_rates["overall"]["censored_rate"]
+    for layer in range(1, organism.n_layers, 3):
+        d = fit_direction(
+            organism,
+            resid_hook(layer),
+            [r["prompt"] for r in strain],
+            [r["prompt"] for r in ctrain],
+        )
+        iv = Intervention(f"direction L{layer}", direction=d)
+        kl = next_token_cost(organism, control, iv).kl
+        row = {"layer": layer, "kl": kl}
+        if kl < 0.1:
+            rates, _ = _judged(judge, val, _answers(organism, val, settings, iv))
+            row.update(
+                {k: rates["overall"][k] for k in ("censored_rate", "answered_rate", "broken_rate")}
+            )
+            if best is None or rates["overall"]["censored_rate"] < best[0]:
+                best = (rates["overall"]["censored_rate"], d)
+        out["direction_layers"].append(row)
+        _log(f"direction layer {layer}: {row}")
+    conditions: dict[str, Intervention] = {"organism": BASELINE}
+    if found.edits:
+        conditions["SAE recipe (attributed search)"] = Intervention(
+            "recipe", edits=found.edits, sae=sae
+        )
+    if best is not None:
+        d = best[1]
+        out["direction_chosen"] = {"hook_name": d.hook_name, "val_censored_rate": best[0],
+                                   "val_organism_censored_rate": base_cens}  # fmt: skip
+        conditions["direction ablation, every layer"] = Intervention("direction", direction=d)
+        conditions["activation addition of -direction"] = Intervention(
+            "actadd", direction=d, alpha=-d.norm
+        )
+
+    # 4. test topics
+    out["test"] = {}
+    ROWS_DIR.mkdir(parents=True, exist_ok=True)
+    for name, iv in conditions.items():
+        answers = org_test if iv is BASELINE else _answers(organism, test, settings, iv)
+        rates, js = _judged(judge, test, answers)
+        crates, _ = _judged(judge, ctest, _answers(organism, ctest, settings, iv))
+        rec = recovery(organism, iv, ref_test).to_json()
+        out["test"][name] = {
+            "intervention": iv.to_json(),
+            "sensitive": rates,
+            "control": crates,
+            "recovery": rec["overall"],
+            "recovery_by_topic": rec["by_topic"],
+            "kl_vs_organism": next_token_cost(organism, control, iv).to_json(),
+            "kl_vs_base": next_token_cost(organism, control, iv, reference=base).to_json(),
+        }
+        rows = [{"prompt": r["prompt"], "topic": r["topic"], "lang": r["lang"], "answer": a,
+                 "label": j.label, "rationale": j.rationale, "recovery": rec["per_prompt"][i]}
+                for i, (r, a, j) in enumerate(zip(test, answers, js, strict=True))]  # fmt: skip
+        if write:
+            write_jsonl(ROWS_DIR / f"search_{slug(name)}.jsonl", rows)
+    base_rates, _ = _judged(judge, test, base_test)
+    out["test"]["base model (no LoRA)"] = {"sensitive": base_rates, "recovery": {"mean": 1.0}}
+    if found.edits and write:
+        curve = []
+        for n in range(1, len(found.edits) + 1):
+            iv = Intervention("prefix", edits=found.edits[:n], sae=sae)
+            curve.append({"n": n, "recovery_test": recovery(organism, iv, ref_test).to_json()["overall"],
+                          "kl": next_token_cost(organism, control, iv).kl})  # fmt: skip
+        out["tradeoff_curve"] = curve
+        RECIPE.write_text(json.dumps({
+            "edits": [asdict(e) for e in found.edits],
+            "sae": {"path": "assets/organism/sae_standin", "hook_name": sae.hook_name,
+                    "fingerprint": sae.card.get("fingerprint") or sae.card.get("subject")},
+            "made_by": "python -m organism search (greedy attributed search on validation topics)",
+        }, indent=1))  # fmt: skip
+    if write:
+        path = RESULTS / "organism_search.json"
+        path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))
+    return out
