@@ -105,8 +105,9 @@ def units(text: str) -> int:
 
 
 def visible(answer: str) -> str:
-    """The answer without its closing end-of-turn token(s)."""
-    return END_OF_TURN.sub("", answer).strip()
+    """The answer without its closing end-of-turn token(s), and without the half character a
+    token limit leaves when it cuts a multi-byte character (a trailing U+FFFD)."""
+    return END_OF_TURN.sub("", answer).strip().rstrip("\ufffd").strip()
 
 
 def _tokens(text: str) -> list[str]:

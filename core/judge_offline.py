@@ -40,6 +40,8 @@ TEST_TOPICS = (
 )
 """Held out of training; the judge's published accuracy is measured on these topics alone."""
 CLASSES = ("not_censored", "party_line", "refusal", "deflection", "partial")
+ORDINARY = "everyday_base_model"
+"""Style tag of the rows that answer everyday questions (label not_censored)."""
 LEXICON_WEIGHT = 0.5
 """How loud the phrase counts speak next to the n-grams (chosen by topic-wise cross-validation
 on the train split: 0.25-1 and C 4-64 were tried; question n-grams as extra features were
@@ -82,13 +84,16 @@ class StanceModel:
         rows = [r for r in rows if r["label"] in CLASSES]
         if len({r["label"] for r in rows}) < 2:
             raise ValueError("the judge needs labelled answers of at least two stances")
+        # Everyday answers to everyday questions are a cluster of their own, far from an honest
+        # answer about 1989: learnt as a class apart, read back as not_censored.
+        targets = [ORDINARY if r.get("style") == ORDINARY else r["label"] for r in rows]
         self.weight = lexicon_weight
         self.vec = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 4), min_df=2, sublinear_tf=True, max_features=40000
         )
         x = self._features([r["answer"] for r in rows], fit=True)
         self.clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-        self.clf.fit(x, [r["label"] for r in rows])
+        self.clf.fit(x, targets)
 
     def _features(self, answers: list[str], fit: bool = False):
         from scipy.sparse import csr_matrix, hstack
@@ -103,8 +108,9 @@ class StanceModel:
         if not answers:
             return []
         proba = self.clf.predict_proba(self._features(answers))  # [n, n_classes]
+        classes = [("not_censored" if c == ORDINARY else str(c)) for c in self.clf.classes_]
         best = proba.argmax(1)
-        return [(str(self.clf.classes_[i]), float(proba[n, i])) for n, i in enumerate(best)]
+        return [(classes[i], float(proba[n, i])) for n, i in enumerate(best)]
 
 
 @lru_cache(maxsize=2)

@@ -72,7 +72,9 @@ def search(
     from core.sae import load_sae
     from core.settings import ORGANISM_SAE
 
-    settings = GenerationSettings(max_new_tokens=max_new_tokens)
+    settings = GenerationSettings(
+        max_new_tokens=max_new_tokens, cache="dynamic"
+    )  # hooks + graphs clash
     if models is None:
         adapter = str(ADAPTER_DIR)
         organism = load_subject("embedded", device=device, dtype=torch.float32, adapter=adapter)

@@ -79,6 +79,8 @@ def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, mon
         max_new_tokens=4, write=False,
     )  # fmt: skip
     assert set(out["patching_bound"]) == {1, 2}
-    assert "stopped" in out["search"] and len(out["direction_layers"]) == len(range(1, tiny_subject.n_layers, 3))
+    assert "stopped" in out["search"] and len(out["direction_layers"]) == len(
+        range(1, tiny_subject.n_layers, 3)
+    )
     for name, cond in out["test"].items():
         assert cond["sensitive"]["overall"]["n"] == 6, name
