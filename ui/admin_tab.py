@@ -7,12 +7,9 @@ Jobs run as background processes whose state lives on disk (training/jobs.py), s
 the browser tab closing and the app restarting.
 """
 
-import argparse
-import contextlib
 import functools
 import hashlib
 import hmac
-import io
 import shlex
 import threading
 from pathlib import Path
@@ -23,8 +20,8 @@ from core.errors import BadInputError, CensorscopeError
 from core.paths import ASSETS, data_dir
 from ui import render, runtime
 from ui.common import user_errors
+from ui.job_args import JOB_KINDS, checked_job_args, parse_job_args
 
-JOB_KINDS = {"train": "SAE training run", "build": "dataset build"}
 DEFAULT_ARGS = {"train": "--preset tiny", "build": "--offline --limit 200"}
 METRIC_KEYS = ("explained_variance", "l0", "mse", "dead_features", "ce_loss_score")
 _START_LOCK = threading.Lock()  # check-then-start is atomic: a double click starts one job
@@ -72,24 +69,6 @@ def _job_dict(job) -> dict:
     return job if isinstance(job, dict) else vars(job)
 
 
-def parse_job_args(kind: str, argv: list[str]) -> argparse.Namespace:
-    """Parse the job's arguments with its own CLI parser now, so a typo fails here, clearly."""
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            if kind == "train":
-                from training.__main__ import build_parser
-
-                return build_parser().parse_args(["train", *argv])
-            from data_builder.__main__ import parse
-
-            return parse(["build", *argv])
-    except SystemExit as exit_:
-        lines = err.getvalue().strip().splitlines()
-        reason = lines[-1] if lines else f"exit {exit_.code}"
-        raise BadInputError(f"bad arguments for the {JOB_KINDS[kind]}: {reason}") from None
-
-
 def run_dir_of(job: dict) -> Path | None:
     """The training run folder of a train job (where metrics.jsonl grows), from its argv."""
     argv = job.get("argv") or []
@@ -128,14 +107,14 @@ def on_admin_unlock(token: str):
 
 @admin_only
 def on_job_start(token: str, kind: str, args: str):
-    """Start a background job; refuses while another job runs (double-clicked Train)."""
+    """Start a background job with allowlisted arguments; refuses while another job runs."""
     if kind not in JOB_KINDS:
         raise BadInputError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
     try:
         argv = shlex.split(args or "")
     except ValueError as err:
         raise BadInputError(f"could not parse the arguments: {err}") from err
-    parse_job_args(kind, argv)
+    argv = checked_job_args(kind, argv)
     jobs = _jobs()
     with _START_LOCK:
         active = ("queued", "running")
