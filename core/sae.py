@@ -21,6 +21,7 @@ from core.paths import ASSETS
 CARD_FILE = "card.json"
 REGISTRY_PREFIX = "registry:"
 DEFAULT_EMBEDDED_SAE = ASSETS / "sae" / "embedded"
+STAGING_SUFFIXES = (".staging", ".partial", ".old", ".tmp")
 
 _TL_HOOK = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|mid|post)$")
 
@@ -202,8 +203,14 @@ def load_runtime_topk(folder: Path, device: str = "cpu") -> torch.nn.Module:
     return sae
 
 
-def load_sae(spec: str | Path, subject=None, device: str | None = None) -> LoadedSae:
-    """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`."""
+def load_sae(
+    spec: str | Path, subject=None, device: str | None = None, staging: bool = False
+) -> LoadedSae:
+    """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`.
+
+    `staging=True` lets the writer of a staging folder read it back before renaming it in
+    (training builds the dashboard from it); everyone else is refused a half-written folder.
+    """
     try:
         from sae_lens import SAE
     except ImportError:  # a bare GPU box: TopK folders still load (load_runtime_topk)
@@ -231,8 +238,7 @@ def load_sae(spec: str | Path, subject=None, device: str | None = None) -> Loade
         folder = Path(spec).expanduser()
         if not folder.is_dir():
             raise SaeLoadError(f"SAE folder not found: {folder}")
-        if not (folder / "cfg.json").exists():
-            raise SaeLoadError(f"{folder} is not an SAE folder: it has no cfg.json")
+        check_folder(folder, staging)
         if (folder / CARD_FILE).exists():
             try:
                 card = json.loads((folder / CARD_FILE).read_text())
@@ -255,10 +261,57 @@ def load_sae(spec: str | Path, subject=None, device: str | None = None) -> Loade
         raise SaeLoadError(f"the SAE at {spec} does not record its hook name (cfg.json metadata)")
     sae.eval()
     sae.requires_grad_(False)
+    check_weights(sae, spec)
     loaded = LoadedSae(sae=sae, hook_name=translate_hook_name(raw_hook), path=spec, card=card)
     if subject is not None:
         check_fits(loaded, subject)
     return loaded
+
+
+def check_folder(folder: Path, staging: bool = False) -> None:
+    """Refuse folders a writer has not finished: staging names, or no weights file yet."""
+    if folder.name.endswith(STAGING_SUFFIXES) and not staging:
+        raise SaeLoadError(
+            f"{folder} is a half-written artifact (a '{folder.suffix}' folder is renamed into "
+            "place only once complete); load the folder without the suffix"
+        )
+    if not (folder / "cfg.json").exists():
+        raise SaeLoadError(f"{folder} is not an SAE folder: it has no cfg.json")
+    if not any(folder.glob("*.safetensors")):
+        raise SaeLoadError(f"{folder} has a cfg.json but no weights (*.safetensors)")
+
+
+def check_weights(sae: torch.nn.Module, spec: str) -> None:
+    """Shapes agree with cfg, k is in 1..d_sae, and every weight is finite.
+
+    Any of these would make every later inspect or generation fail (or return NaN) for every
+    user, so they are refused at load time, before an SAE is swapped in.
+    """
+    cfg = sae.cfg
+    d_in, d_sae = int(cfg.d_in), int(cfg.d_sae)
+    if d_in < 1 or d_sae < 1:
+        raise SaeLoadError(
+            f"the SAE at {spec} has d_in {d_in} and d_sae {d_sae}; both must be >= 1"
+        )
+    k = getattr(cfg, "k", None)
+    if k is not None and not (isinstance(k, int) and 0 < k <= d_sae):
+        raise SaeLoadError(f"the SAE at {spec} has k = {k}; a TopK SAE needs k in 1..{d_sae}")
+    shapes = {"W_enc": (d_in, d_sae), "W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)}
+    for name, shape in shapes.items():
+        weight = getattr(sae, name, None)
+        if weight is None:
+            continue
+        if tuple(weight.shape) != shape:
+            raise SaeLoadError(
+                f"the SAE at {spec} has {name} of shape {tuple(weight.shape)}; its cfg.json "
+                f"(d_in {d_in}, d_sae {d_sae}) needs {shape}"
+            )
+        bad = int((~torch.isfinite(weight)).sum())
+        if bad:
+            raise SaeLoadError(
+                f"the SAE at {spec} has {bad:,} NaN or infinite value(s) in {name}; the weights "
+                "are corrupt (a diverged or half-written training run)"
+            )
 
 
 def check_fits(sae: LoadedSae, subject) -> None:

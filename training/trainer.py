@@ -264,7 +264,7 @@ def _write_artifact(cfg, subject, sae, runner, data_summary, final, run_dir) -> 
             from training.dashboard import build_dashboard
 
             build_dashboard(
-                load_sae(stage, subject),
+                load_sae(stage, subject, staging=True),
                 subject,
                 runner.heldout_texts + runner.train_texts,
                 stage,
