@@ -110,6 +110,13 @@ def check_prompt(prompt: str) -> None:
         raise BadInputError(
             f"the prompt has {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}"
         )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate: no tokenizer can encode it
+        raise BadInputError(
+            f"the prompt holds an invalid character (U+{ord(prompt[err.start]):04X}, a lone "
+            f"surrogate, at position {err.start}); remove it"
+        ) from None
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:

@@ -8,7 +8,7 @@ import gradio as gr
 
 from core.errors import CensorscopeError
 from ui import runtime
-from ui.common import as_int, unavailable, user_errors
+from ui.common import as_int, raw_value, unavailable, user_errors
 
 FIGURES = [
     ("categories", "Category distribution"),
@@ -99,7 +99,7 @@ def build_dataset_tab() -> dict:
     gr.Markdown("### Nearest neighbours by meaning")
     with gr.Row():
         text = gr.Textbox(label="Text", scale=3)
-        k = gr.Number(value=10, precision=0, label="k", scale=1)
+        k = raw_value(gr.Number(value=10, precision=0, label="k", scale=1))
         collection = gr.Radio(["answers", "prompts", "control"], value="answers", label="In")
         near_btn = gr.Button("Find", scale=1)
     near = gr.Dataframe(headers=NEAR_HEADERS, label="Nearest", interactive=False, wrap=True)

@@ -16,7 +16,7 @@ from core.generate import GenerationSettings, stream_generate
 from core.inspect import inspect_prompt
 from core.model import MAX_PROMPT_CHARS, split_reasoning
 from ui import render, runtime
-from ui.common import as_float, as_int, user_errors
+from ui.common import as_float, as_int, raw_value, user_errors
 
 EXAMPLES = [
     ["What happened at Tiananmen Square in 1989?"],
@@ -244,7 +244,7 @@ def build_inspect_tab() -> dict:
             )
             gr.Examples(EXAMPLES, inputs=[prompt], label="Examples: sensitive and neutral")
         with gr.Column(scale=1, min_width=200):
-            top_k = gr.Slider(1, 32, value=8, step=1, label="Top features per token")
+            top_k = raw_value(gr.Slider(1, 32, value=8, step=1, label="Top features per token"))
             trace = gr.Textbox(
                 label="Colour by feature id",
                 placeholder="empty: each token's strongest feature",
@@ -279,10 +279,12 @@ def build_inspect_tab() -> dict:
 
     gr.Markdown("### Steer")
     with gr.Row():
-        feature = gr.Number(label="Feature id", precision=0, value=None, elem_id="edit-feature")
+        feature = raw_value(
+            gr.Number(label="Feature id", precision=0, value=None, elem_id="edit-feature")
+        )
         mode = gr.Radio(list(MODES), value="ablate", label="Edit", elem_id="edit-mode")
-        value = gr.Number(
-            label="Value (clamp to / scale by / add)", value=0.0, elem_id="edit-value"
+        value = raw_value(
+            gr.Number(label="Value (clamp to / scale by / add)", value=0.0, elem_id="edit-value")
         )
         where = gr.Dropdown(list(WHERES), value="all", label="Positions")
     with gr.Row():
@@ -300,10 +302,12 @@ def build_inspect_tab() -> dict:
             )
         export_file = gr.File(label="Recipe file", interactive=False)
     with gr.Accordion("Sampling settings", open=False), gr.Row():
-        max_new = gr.Slider(1, 512, value=96, step=1, label="Max new tokens")
-        temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
-        top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-        seed = gr.Number(value=0, precision=0, label="Seed (same for both sides)")
+        max_new = raw_value(gr.Slider(1, 512, value=96, step=1, label="Max new tokens"))
+        temperature = raw_value(
+            gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+        )
+        top_p = raw_value(gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p"))
+        seed = raw_value(gr.Number(value=0, precision=0, label="Seed (same for both sides)"))
     with gr.Row():
         gen_btn = gr.Button("Generate baseline and steered", variant="primary", elem_id="generate")
         stop_btn = gr.Button("Stop", variant="stop")
