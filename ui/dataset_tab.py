@@ -31,6 +31,7 @@ def _store():
     return runtime.get().store()
 
 
+@user_errors
 def on_dataset_load():
     """Counts, plots and the first rows of the table; a 'not available' panel when empty."""
     empty = (None,) * len(FIGURES)

@@ -102,19 +102,27 @@ class Runtime:
             self.judge()
 
     def store(self):
-        """The chroma store (embedded or CHROMA_URL), opened on first use."""
-        if self._store is None:
-            try:
-                from core.store import open_store
-            except ImportError as err:
-                raise NotAvailable(f"the dataset store cannot be imported ({err})") from err
-            self._store = open_store(url=self.settings.chroma_url)
-        return self._store
+        """The chroma store (embedded or CHROMA_URL), opened on first use.
+
+        Reopened when a build (from Admin or the CLI) has written the embedded store since:
+        chromadb's client would keep serving the index it loaded before.
+        """
+        with _STORE_LOCK:
+            if self._store is not None and self._store.changed_on_disk():
+                self._store = None
+            if self._store is None:
+                try:
+                    from core.store import open_store
+                except ImportError as err:
+                    raise NotAvailable(f"the dataset store cannot be imported ({err})") from err
+                self._store = open_store(url=self.settings.chroma_url, fresh=True)
+            return self._store
 
 
 RUNTIME: Runtime | None = None
 _JUDGE_LOCK = threading.Lock()
 _BASE_LOCK = threading.Lock()
+_STORE_LOCK = threading.Lock()
 
 
 def set_runtime(subject, sae, settings: AppSettings | None = None) -> Runtime:
