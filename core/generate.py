@@ -18,14 +18,10 @@ from core.errors import BadInputError
 from core.model import Subject, check_prompt, split_reasoning
 from core.splice import make_persistent, steering
 
-_LOCKS: dict[int, threading.RLock] = {}
-_LOCKS_GUARD = threading.Lock()
-
 
 def model_lock(subject: Subject) -> threading.RLock:
-    """One re-entrant lock per loaded model: hooks of one request never see another's forward."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(id(subject.model), threading.RLock())
+    """The subject's re-entrant lock: hooks of one request never see another's forward."""
+    return subject.lock
 
 
 @dataclass(frozen=True)

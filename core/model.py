@@ -14,7 +14,8 @@ Sources (`load_subject(source)`):
 import importlib.metadata
 import os
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -43,6 +44,10 @@ class Subject:
     """What was asked for: 'embedded', 'tiny', a path or a hub id."""
     name: str
     """Human-readable model name (config `_name_or_path` or the source)."""
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    """Serialises use of the one model: hooks of one request never see another's forward."""
+    steering_hooks: dict = field(default_factory=dict, repr=False, compare=False)
+    """Persistent steering hooks registered on this model, by id of their SAE (core.splice)."""
 
     @property
     def device(self) -> torch.device:

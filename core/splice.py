@@ -72,21 +72,23 @@ class SteeringHook:
         return _replace_output(output, h + delta.to(h.dtype))
 
 
-_PERSISTENT: dict[tuple[int, int], SteeringHook] = {}
-
-
 def make_persistent(subject, sae) -> SteeringHook:
-    """Register one inert hook for (subject, sae) that `steering` refills instead of re-registering."""
-    key = (id(subject.model), id(sae))
-    if key not in _PERSISTENT:
+    """Register one inert hook for (subject, sae) that `steering` refills instead of re-registering.
+
+    The hook lives on the subject (`subject.steering_hooks`, by id of the SAE it holds, so the
+    id cannot be reused while it is there) until release_persistent removes it.
+    """
+    hooks = subject.steering_hooks
+    if id(sae) not in hooks:
         hook = SteeringHook(sae)
         hook.handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
-        _PERSISTENT[key] = hook
-    return _PERSISTENT[key]
+        hooks[id(sae)] = hook
+    return hooks[id(sae)]
 
 
 def release_persistent(subject, sae) -> None:
-    hook = _PERSISTENT.pop((id(subject.model), id(sae)), None)
+    """Remove the persistent hook of `sae` from the model, so the SAE's memory can be freed."""
+    hook = subject.steering_hooks.pop(id(sae), None)
     if hook is not None and hook.handle is not None:
         hook.handle.remove()
 
@@ -103,7 +105,7 @@ def steering(subject, sae, edits: list[FeatureEdit] | None, prompt_lengths=None)
     validate_edits(edits, sae.d_sae)
     if prompt_lengths is None:
         prompt_lengths = torch.tensor([_NO_PROMPT_END])
-    persistent = _PERSISTENT.get((id(subject.model), id(sae)))
+    persistent = subject.steering_hooks.get(id(sae))
     hook = persistent or SteeringHook(sae, capacity=len(edits), max_batch=len(prompt_lengths))
     hook.fill(edits, prompt_lengths)
     handle = None

@@ -17,6 +17,7 @@ from core.generate import model_lock
 from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE, load_subject
 from core.sae import load_sae
 from core.settings import AppSettings
+from core.splice import release_persistent
 
 
 class NotAvailable(CensorscopeError):
@@ -55,10 +56,15 @@ class Runtime:
         )
 
     def switch_sae(self, spec: str) -> str:
-        """Load the SAE at `spec` (checked against the subject), then swap it in under the lock."""
+        """Load the SAE at `spec` (checked against the subject), then swap it in under the lock.
+
+        The old SAE's persistent steering hook (compiled decoding on a GPU) is removed from the
+        model too; otherwise it would keep every SAE ever switched away from in memory.
+        """
         new = load_sae(spec, self.subject)
         with self.lock:
             old, self.sae = self.sae, new
+            release_persistent(self.subject, old)
         return f"switched SAE: {old.path} -> {new.path} ({new.d_sae:,} features at {new.hook_name})"
 
     @property
