@@ -3,10 +3,16 @@
 import functools
 import inspect
 import logging
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
 import gradio as gr
 
 from core.errors import BadInputError, CensorscopeError
+from core.paths import public_text
 
 log = logging.getLogger("censorscope.ui")
 
@@ -14,7 +20,7 @@ log = logging.getLogger("censorscope.ui")
 def _message(err: BaseException) -> str:
     """What the user reads for an exception a handler raised."""
     if isinstance(err, CensorscopeError | ValueError) and not isinstance(err, UnicodeError):
-        return str(err)
+        return public_text(str(err))
     if isinstance(err, RecursionError):
         return "the input is nested too deeply to read"
     # Not bad input we know of: say so plainly; the traceback goes to the server log.
@@ -82,6 +88,32 @@ def raw_value(component):
     return component
 
 
+EXPORTS = "censorscope-exports"
+EXPORT_KEEP_S = 600
+
+
+def export_file(name: str, text: str) -> str:
+    """Write `text` as a download called `name`, in one folder under the temp directory.
+
+    Gradio copies a returned file into its own cache, so ours is only needed for a moment;
+    exports older than EXPORT_KEEP_S are removed on each new export, instead of every export
+    leaving a folder of its own behind.
+    """
+    root = Path(tempfile.gettempdir()) / EXPORTS
+    root.mkdir(exist_ok=True)
+    for old in root.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > EXPORT_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except FileNotFoundError:  # another export removed it first
+            pass
+    folder = root / secrets.token_hex(8)  # one per export: two users may export at once
+    folder.mkdir()
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
 def as_int(value, what: str, lo: int | None = None, hi: int | None = None) -> int:
     """A whole number from a gr.Number/Slider value, with a message naming `what` otherwise."""
     if value is None or value == "":
@@ -110,4 +142,4 @@ def as_float(value, what: str) -> float:
 
 def unavailable(reason: str) -> str:
     """The Markdown panel shown where data or code is missing; never a crash."""
-    return f"> **Not available yet:** {reason}"
+    return f"> **Not available yet:** {public_text(reason)}"

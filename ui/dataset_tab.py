@@ -7,6 +7,7 @@ yet, every panel says so and how to build one.
 import gradio as gr
 
 from core.errors import CensorscopeError
+from core.paths import public_text
 from ui import runtime
 from ui.common import as_int, raw_value, unavailable, user_errors
 
@@ -59,7 +60,8 @@ def on_dataset_load():
     figs = _FIGURES[key]
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     frame = table(store, limit=500)
-    return (f"Store `{store.where}`: {summary}.", *(figs.get(k) for k, _ in FIGURES), frame)
+    where = public_text(store.where)
+    return (f"Store `{where}`: {summary}.", *(figs.get(k) for k, _ in FIGURES), frame)
 
 
 @user_errors

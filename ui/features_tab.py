@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 
 from core.errors import BadInputError, CensorscopeError, SaeLoadError
+from core.paths import public_text
 from ui import runtime
 from ui.common import as_int, raw_value, unavailable, user_errors
 
@@ -60,7 +61,8 @@ def load_dashboard(sae_dir, feature: int):
     try:
         return load_feature_dashboard(sae_dir, feature)
     except SaeLoadError as err:  # no dashboard folder for this SAE
-        raise runtime.NotAvailable(f"no dashboard data for this SAE: {err}") from err
+        text = public_text(str(err), sae_dir)
+        raise runtime.NotAvailable(f"no dashboard data for this SAE: {text}") from err
 
 
 def contexts_html(contexts) -> str:

@@ -4,7 +4,6 @@ The recipe box (JSON) is the single source of truth for the edits: the table ren
 buttons rewrite it, Generate reads it, and export/import move it in and out as a file.
 """
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +15,7 @@ from core.generate import GenerationSettings, stream_generate
 from core.inspect import inspect_prompt
 from core.model import MAX_PROMPT_CHARS, split_reasoning
 from ui import render, runtime
-from ui.common import as_float, as_int, raw_value, user_errors
+from ui.common import as_float, as_int, export_file, raw_value, user_errors
 
 EXAMPLES = [
     ["What happened at Tiananmen Square in 1989?"],
@@ -126,12 +125,10 @@ def on_export_recipe(recipe: str, prompt: str) -> str:
         raise BadInputError("the recipe is empty; add an edit first")
     rt = runtime.get()
     text = recipe_to_json(
-        edits, sae=str(rt.sae.path), hook_name=rt.sae.hook_name, subject=rt.subject.name,
+        edits, sae=rt.sae_public, hook_name=rt.sae.hook_name, subject=rt.subject.name,
         prompt=prompt,
     )  # fmt: skip
-    path = Path(tempfile.mkdtemp(prefix="censorscope-")) / "steering-recipe.json"
-    path.write_text(text)
-    return str(path)
+    return export_file("steering-recipe.json", text)
 
 
 @user_errors

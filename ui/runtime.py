@@ -15,7 +15,8 @@ from pathlib import Path
 from core.errors import CensorscopeError
 from core.generate import model_lock
 from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE, load_subject
-from core.sae import load_sae
+from core.paths import public_path
+from core.sae import REGISTRY_PREFIX, load_sae
 from core.settings import AppSettings
 from core.splice import release_persistent
 
@@ -42,6 +43,12 @@ class Runtime:
     def sae_dir(self) -> Path | None:
         path = Path(str(self.sae.path))
         return path if path.is_dir() else None
+
+    @property
+    def sae_public(self) -> str:
+        """The SAE's source as users may see it (no server paths): registry id or relative path."""
+        spec = str(self.sae.path)
+        return spec if spec.startswith(REGISTRY_PREFIX) else public_path(spec)
 
     def header(self) -> str:
         sae = self.sae
