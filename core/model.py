@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.errors import BadInputError, ModelLoadError
 from core.paths import cache_dir
 
@@ -192,10 +193,9 @@ def _gguf_to_folder(gguf: Path) -> Path:
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(model.state_dict())
     plain.generation_config = model.generation_config
-    tmp = folder.with_name(folder.name + ".tmp")
-    plain.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(folder)
+    with staged_dir(folder) as stage:
+        plain.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
     return folder
 
 

@@ -9,19 +9,18 @@ Loaders read these and never guess: a d_model or hook mismatch is a clear SaeLoa
 
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from core.atomic import TRANSIENT_SUFFIXES, staged_dir
 from core.errors import SaeLoadError
 from core.paths import ASSETS
 
 CARD_FILE = "card.json"
 REGISTRY_PREFIX = "registry:"
 DEFAULT_EMBEDDED_SAE = ASSETS / "sae" / "embedded"
-STAGING_SUFFIXES = (".staging", ".partial", ".old", ".tmp")
 
 _TL_HOOK = re.compile(r"^blocks\.(\d+)\.hook_resid_(pre|mid|post)$")
 
@@ -270,7 +269,7 @@ def load_sae(
 
 def check_folder(folder: Path, staging: bool = False) -> None:
     """Refuse folders a writer has not finished: staging names, or no weights file yet."""
-    if folder.name.endswith(STAGING_SUFFIXES) and not staging:
+    if folder.name.endswith(TRANSIENT_SUFFIXES) and not staging:
         raise SaeLoadError(
             f"{folder} is a half-written artifact (a '{folder.suffix}' folder is renamed into "
             "place only once complete); load the folder without the suffix"
@@ -347,24 +346,17 @@ def make_sae(d_in: int, d_sae: int, k: int, hook_name: str, seed: int = 0, **ove
     return TopKSAE(cfg)
 
 
-def save_sae(sae: torch.nn.Module, folder: str | Path, card: dict) -> Path:
-    """Write cfg + weights + card into a temp folder, then rename: loaders never see half a folder."""
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    sae.save_inference_model(str(tmp)) if hasattr(sae, "save_inference_model") else sae.save_model(
-        str(tmp)
-    )
-    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str))
-    if folder.exists():
-        old = folder.with_name(folder.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old)
+def write_sae_files(sae: torch.nn.Module, folder: Path, card: dict) -> None:
+    """cfg.json + weights (SAELens format) + card.json into an existing, empty `folder`."""
+    if hasattr(sae, "save_inference_model"):
+        sae.save_inference_model(str(folder))
     else:
-        tmp.rename(folder)
-    return folder
+        sae.save_model(str(folder))
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, default=str))
+
+
+def save_sae(sae: torch.nn.Module, folder: str | Path, card: dict) -> Path:
+    """Write the artifact beside `folder`, then rename it in: loaders never see half a folder."""
+    with staged_dir(folder) as stage:
+        write_sae_files(sae, stage, card)
+    return Path(folder)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.errors import CensorscopeError
 from core.paths import data_dir
 from training.config import TrainConfig
@@ -224,10 +225,9 @@ def train(cfg: TrainConfig, fresh: bool = False, subject=None, progress=None) ->
 
 def _write_artifact(cfg, subject, sae, runner, data_summary, final, run_dir) -> Path:
     """Stage cfg/weights/card/metrics/plots/dashboard next to the target, then rename it in."""
-    from core.sae import save_sae, subject_fingerprint
+    from core.sae import subject_fingerprint, write_sae_files
 
     target = output_of(cfg)
-    stage = target.with_name(target.name + ".staging")
     card = {
         "hook_name": cfg.hook_name,
         "subject": {
@@ -251,29 +251,26 @@ def _write_artifact(cfg, subject, sae, runner, data_summary, final, run_dir) -> 
         "labels": {},
     }
     try:
-        if stage.exists():
-            shutil.rmtree(stage)
-        save_sae(sae, stage, card)
-        _halve_weights(stage)
-        shutil.copy(run_dir / METRICS_FILE, stage / METRICS_FILE)
-        render_plots(
-            stage / METRICS_FILE, stage / PLOTS_DIR, title=f"{subject.name} {cfg.hook_name}"
-        )
-        if cfg.dashboard_tokens:
-            from core.sae import load_sae
-            from training.dashboard import build_dashboard
-
-            build_dashboard(
-                load_sae(stage, subject, staging=True),
-                subject,
-                runner.heldout_texts + runner.train_texts,
-                stage,
-                n_tokens=cfg.dashboard_tokens,
-                context_size=cfg.context_size,
+        with staged_dir(target) as stage:
+            write_sae_files(sae, stage, card)
+            _halve_weights(stage)
+            shutil.copy(run_dir / METRICS_FILE, stage / METRICS_FILE)
+            render_plots(
+                stage / METRICS_FILE, stage / PLOTS_DIR, title=f"{subject.name} {cfg.hook_name}"
             )
-        _swap_in(stage, target)
+            if cfg.dashboard_tokens:
+                from core.sae import load_sae
+                from training.dashboard import build_dashboard
+
+                build_dashboard(
+                    load_sae(stage, subject, staging=True),
+                    subject,
+                    runner.heldout_texts + runner.train_texts,
+                    stage,
+                    n_tokens=cfg.dashboard_tokens,
+                    context_size=cfg.context_size,
+                )
     except OSError as err:
-        shutil.rmtree(stage, ignore_errors=True)
         raise TrainingError(
             f"could not write the SAE artifact to {target}: {err}. Nothing was replaced; the "
             f"checkpoints in {run_dir / CHECKPOINTS} are kept."
@@ -297,19 +294,6 @@ def _halve_weights(folder: Path) -> None:
         {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in tensors.items()},
         str(path),
     )
-
-
-def _swap_in(stage: Path, target: Path) -> None:
-    """Replace `target` by `stage` with renames only; a reader sees the old or the new folder."""
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        stage.rename(target)
-        shutil.rmtree(old)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stage.rename(target)
 
 
 def _version(dist: str) -> str:
