@@ -51,11 +51,22 @@ def test_tiny_artifact_loads_in_core_and_reconstructs(trained):
         "input_ids"
     ]
     h = hook_activations(subject, sae.hook_name, tokens)  # [1, pos, d_model]
-    recon = sae.sae.decode(sae.encode(h))
-    # spliced with the error term, the residual is unchanged; the reconstruction alone is close
-    assert torch.allclose(recon + (h - recon), h)
+    acts = sae.encode(h)  # [1, pos, d_sae]
+    recon = sae.sae.decode(acts)
     residual = (h - recon).pow(2).sum() / (h - h.mean(1, keepdim=True)).pow(2).sum()
-    assert residual < 1.0
+    assert residual < 1.0  # the reconstruction alone is close
+    # spliced with the error term, ablating a feature moves the residual by exactly its decoder
+    # contribution and leaves everything else as the plain model has it
+    from core.edits import FeatureEdit
+    from core.splice import recording, steering
+
+    feature = int(acts[0].sum(0).argmax())
+    edits = [FeatureEdit(feature, "ablate")]
+    with steering(subject, sae, edits), recording(subject, sae.hook_name) as captured:
+        subject.model(input_ids=tokens)
+    expected = h - acts[..., feature : feature + 1] * sae.W_dec[feature]
+    assert torch.allclose(captured[0], expected, atol=1e-4)
+    assert not torch.allclose(captured[0], h, atol=1e-4)
 
 
 def test_card_holds_final_metrics_and_config(trained):
