@@ -130,6 +130,32 @@ def test_resume_continues_step_count(corpus, tmp_path):
     assert card["steps"] == 32 and card["tokens_seen"] == 8192
 
 
+def test_crash_then_resume_continues_steps_and_schedule_exactly(corpus, tmp_path, trained, capsys):
+    """A run killed outright (no checkpoint at the end) with its newest checkpoint truncated."""
+    _, reference_dir = trained  # the same schedule, never interrupted
+    cfg = tiny_cfg(corpus, tmp_path, n_checkpoints=3, dashboard_tokens=0)
+
+    def crash(done, total):
+        if done >= total * 7 // 8:
+            raise RuntimeError("killed")  # not an interrupt: nothing is checkpointed on the way out
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, progress=crash)
+    newest = latest_checkpoint(tmp_path)
+    weights = newest / "sae_weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    folder = train(cfg)
+    assert "is damaged" in capsys.readouterr().err
+    card = json.loads((folder / "card.json").read_text())
+    assert card["steps"] == 32 and card["tokens_seen"] == 8192
+
+    def schedule(run_dir):
+        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["kind"] == "train"]
+        return [(r["step"], r["tokens"], r["lr"]) for r in rows]
+
+    assert schedule(tmp_path) == schedule(reference_dir)
+
+
 def test_bad_configs_are_clear_errors(corpus, tmp_path):
     with pytest.raises(BadInputError, match="cannot exceed d_sae"):
         TrainConfig(k=100, d_sae=64)

@@ -115,6 +115,40 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name)) if done else None
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at `path` cannot be resumed from (a file that does not read back), or None."""
+    from safetensors.torch import load_file
+
+    try:
+        for file in sorted(path.glob("*.safetensors")):
+            load_file(str(file))
+        for file in sorted(path.glob("*.json")):
+            json.loads(file.read_text())
+        torch.load(path / "trainer_state.pt", map_location="cpu")
+    except Exception as err:  # truncated or garbled files raise many kinds; all mean unusable
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def usable_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint that reads back; damaged newer ones are reported and removed.
+
+    A machine that died while writing (or a full disk) can leave the newest checkpoint
+    truncated; resuming from the one before loses a few steps instead of failing every restart.
+    """
+    while (checkpoint := latest_checkpoint(run_dir)) is not None:
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return checkpoint
+        print(
+            f"checkpoint {checkpoint} is damaged ({problem}); removing it and resuming from the "
+            "one before",
+            file=sys.stderr,
+        )
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
 def _lock(run_dir: Path):
     """Hold an exclusive lock on the run folder for this process's lifetime."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -185,7 +219,10 @@ def train(cfg: TrainConfig, fresh: bool = False, subject=None, progress=None) ->
 
         texts = load_training_texts(cfg, subject)
         train_ds, heldout_ds = texts.as_datasets()
-        checkpoint = latest_checkpoint(run_dir) if state == "resume" else None
+        checkpoint = usable_checkpoint(run_dir) if state == "resume" else None
+        if state == "resume" and checkpoint is None:  # all were damaged (and removed)
+            print(f"no usable checkpoint in {run_dir}; starting the run over", file=sys.stderr)
+            (run_dir / METRICS_FILE).unlink(missing_ok=True)
         log = MetricsLog(run_dir / METRICS_FILE)
         if checkpoint is not None:
             runner_cfg.resume_from_checkpoint = str(checkpoint)
