@@ -334,6 +334,24 @@ def check_fits(sae: LoadedSae, subject) -> None:
         )
 
 
+def folder_fits(folder: Path, subject) -> bool:
+    """Whether the SAE folder was made for `subject`, from cfg.json and card.json only (no weights).
+
+    For listing candidates cheaply; load_sae still checks everything when one is chosen.
+    """
+    try:
+        cfg = json.loads((folder / "cfg.json").read_text())
+        card = json.loads((folder / CARD_FILE).read_text()) if (folder / CARD_FILE).exists() else {}
+        raw_hook = card.get("hook_name") or cfg.get("metadata", {}).get("hook_name") or ""
+        layer = layer_of(translate_hook_name(raw_hook))
+    except (OSError, ValueError, AttributeError, SaeLoadError):
+        return False
+    if int(cfg.get("d_in", -1)) != subject.d_model or layer is None or layer >= subject.n_layers:
+        return False
+    recorded = card.get("subject", {}).get("fingerprint")
+    return not recorded or recorded == subject_fingerprint(subject)
+
+
 def make_sae(d_in: int, d_sae: int, k: int, hook_name: str, seed: int = 0, **overrides):
     """A fresh SAELens TopK SAE (random init): for tests and as a starting point."""
     from sae_lens import TopKSAE, TopKSAEConfig

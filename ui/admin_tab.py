@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.atomic import TRANSIENT_SUFFIXES
 from core.errors import BadInputError, CensorscopeError
 from core.paths import ASSETS, data_dir
 from ui import render, runtime
@@ -23,6 +24,7 @@ from ui.common import user_errors
 from ui.job_args import JOB_KINDS, checked_job_args, parse_job_args
 
 DEFAULT_ARGS = {"train": "--preset tiny", "build": "--offline --limit 200"}
+LOG_LINES = 20  # as many as the log box shows: the newest line is always in view
 METRIC_KEYS = ("explained_variance", "l0", "mse", "dead_features", "ce_loss_score")
 _START_LOCK = threading.Lock()  # check-then-start is atomic: a double click starts one job
 
@@ -85,13 +87,18 @@ def run_dir_of(job: dict) -> Path | None:
 
 
 def sae_choices() -> list[str]:
-    """SAE folders the app could switch to: shipped ones and finished training runs."""
+    """SAE folders the app could switch to, made for the loaded subject: shipped ones (the
+    embedded model's and the organism's) and finished training runs."""
+    from core.sae import folder_fits
+
+    subject = runtime.get().subject
     found = []
-    for root in (ASSETS / "sae", data_dir() / "runs"):
+    for root in (ASSETS, data_dir() / "runs"):
         if root.is_dir():
-            found += [str(p.parent) for p in sorted(root.glob("*/cfg.json"))]
-            found += [str(p.parent) for p in sorted(root.glob("*/sae/cfg.json"))]
-    return found
+            for pattern in ("*/cfg.json", "*/*/cfg.json", "*/*/*/cfg.json"):
+                found += [p.parent for p in sorted(root.glob(pattern))]
+    live = [p for p in found if not p.name.endswith(TRANSIENT_SUFFIXES)]
+    return [str(p) for p in live if folder_fits(p, subject)]
 
 
 @admin_only
@@ -135,7 +142,7 @@ def on_jobs_refresh(token: str, job_id: str):
     jobs = _jobs()
     table = render.jobs_table([_job_dict(j) for j in jobs.list_jobs()])
     if not job_id:
-        return table, "Select a job id to watch it.", "", None
+        return table, "Select a job id to watch it.", "", gr.Plot(value=None, visible=False)
     job = _job_dict(jobs.status(job_id))
     progress = job.get("progress")
     line = f"Job `{job_id}`: **{job.get('state')}**" + (
@@ -146,7 +153,9 @@ def on_jobs_refresh(token: str, job_id: str):
     run_dir = run_dir_of(job)
     if run_dir is not None and job.get("state") == "done" and (run_dir / "sae").is_dir():
         line += f"  \nSAE ready: `{run_dir / 'sae'}` (switch to it below)"
-    return table, line, jobs.tail(job_id, 60), metrics_figure(run_dir)
+    is_training = job.get("kind") == "train"
+    metrics = gr.Plot(value=metrics_figure(run_dir) if is_training else None, visible=is_training)
+    return table, line, jobs.tail(job_id, LOG_LINES), metrics
 
 
 def metrics_figure(run_dir: Path | None):
@@ -222,8 +231,11 @@ def build_admin_tab(header: gr.Markdown) -> dict:
             job_id = gr.Textbox(label="Watch job id", scale=3)
             cancel_btn = gr.Button("Cancel job", variant="stop")
         progress = gr.Markdown("")
-        log = gr.Textbox(label="Log tail", lines=12, max_lines=12, autoscroll=True)
-        metrics = gr.Plot(label="Training metrics")
+        log = gr.Textbox(
+            label=f"Log (last {LOG_LINES} lines, newest at the bottom)", lines=LOG_LINES,
+            max_lines=LOG_LINES, autoscroll=True, elem_id="job-log",
+        )  # fmt: skip
+        metrics = gr.Plot(label="Training metrics", visible=False)
         gr.Markdown("### Switch SAE (for every user, no restart)")
         with gr.Row():
             sae_path = gr.Dropdown([], label="SAE folder", allow_custom_value=True, scale=3)

@@ -13,8 +13,8 @@ from ui.common import as_int, raw_value, unavailable, user_errors
 
 FIGURES = [
     ("categories", "Category distribution"),
-    ("umap_questions", "UMAP of questions"),
-    ("umap_answers", "UMAP of answers"),
+    ("umap_questions", "Map of questions (UMAP, or PCA for small sets)"),
+    ("umap_answers", "Map of answers (UMAP, or PCA for small sets)"),
     ("answer_length", "Answer length by category"),
 ]
 BUILD_HINT = "build it with `python -m data_builder build --offline --limit 200` (or from Admin)"
@@ -61,7 +61,16 @@ def on_dataset_load():
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     frame = table(store, limit=500)
     where = public_text(store.where)
-    return (f"Store `{where}`: {summary}.", *(figs.get(k) for k, _ in FIGURES), frame)
+    panels = [_panel(figs.get(k), title) for k, title in FIGURES]
+    return (f"Store `{where}`: {summary}.", *panels, frame)
+
+
+def _panel(fig, default: str):
+    """A plot whose panel label is its figure's title, so a PCA fallback is not called UMAP."""
+    if fig is None:
+        return None
+    title = getattr(getattr(fig.layout, "title", None), "text", None)
+    return gr.Plot(value=fig, label=title or default)
 
 
 @user_errors

@@ -229,7 +229,11 @@ def on_add_to_recipe(recipe: str, feature_id, mode: str, value):
 
 @user_errors
 def on_add_top(recipe: str, n):
-    """One click: ablate the top-n ranked features in the Inspect & Steer recipe."""
+    """One click: ablate the top-n ranked features in the Inspect & Steer recipe.
+
+    Features the recipe already edits keep the user's edit: the note lists them instead.
+    """
+    from ui import render
     from ui.inspect_tab import on_add_edit
 
     count = as_int(n, "top n", 1, 50)
@@ -237,9 +241,16 @@ def on_add_top(recipe: str, n):
     if not ranked:
         raise BadInputError("rank the features first")
     top = [s.feature for s in ranked[:count]]
-    for feature in top:
+    edited = {e.feature for e in render.parse_recipe(recipe)}
+    added = [f for f in top if f not in edited]
+    for feature in added:
         recipe = on_add_edit(recipe, feature, "ablate", 0, "all")
-    return recipe, f"Added ablations of {', '.join(f'#{f}' for f in top)} to the recipe."
+    names = ", ".join(f"#{f}" for f in added) or "nothing"
+    note = f"Added ablations of {names} to the recipe."
+    kept = [f for f in top if f in edited]
+    if kept:
+        note += f" Kept your edits of {', '.join(f'#{f}' for f in kept)} (not overwritten)."
+    return recipe, note
 
 
 def build_features_tab(recipe: gr.Code) -> dict:

@@ -106,15 +106,30 @@ def on_clear_edits() -> str:
     return ""
 
 
-def on_recipe_change(recipe: str):
-    """Render the recipe box as a table; a broken recipe is reported, not raised, while typing."""
+def on_recipe_change(recipe: str, status: str = ""):
+    """Render the recipe box as a table; a broken recipe is reported, not raised, while typing.
+
+    Answers already on screen were made with the recipe before this change: the status says so.
+    """
+    status = render.stale_status(status)
     try:
         edits = render.parse_recipe(recipe)
         validate_edits(edits, runtime.get().sae.d_sae)
     except CensorscopeError as err:
-        return [], f"⚠️ {err}"
+        return [], f"⚠️ {err}", status
     labels = runtime.get().sae.labels()
-    return render.edits_table(edits, labels), render.edits_caption(edits)
+    return render.edits_table(edits, labels), render.edits_caption(edits), status
+
+
+def on_stop(status: str) -> str:
+    """Stop pressed: the answers on screen are as far as they got."""
+    return render.stopped_status(status)
+
+
+def model_reasons() -> bool:
+    """Whether the subject writes <think> blocks (Qwen3 / R1): only then show reasoning panels."""
+    rt = runtime.RUNTIME
+    return rt is not None and "<think>" in rt.subject.tokenizer.get_vocab()
 
 
 @user_errors
@@ -153,7 +168,7 @@ def _judge_both(prompt: str, baseline: tuple, steered: tuple) -> tuple[str, str]
         a, b = judge.judge_many(items)
     except CensorscopeError as err:
         return (f"_{err}_",) * 2
-    thinks = "<think>" in runtime.get().subject.tokenizer.get_vocab()
+    thinks = model_reasons()
     return render.judgement_markdown(a, thinks), render.judgement_markdown(b, thinks)
 
 
@@ -309,11 +324,12 @@ def build_inspect_tab() -> dict:
         gen_btn = gr.Button("Generate baseline and steered", variant="primary", elem_id="generate")
         stop_btn = gr.Button("Stop", variant="stop")
     status = gr.Markdown("", elem_id="gen-status")
+    reasons = model_reasons()  # a model that never writes <think> gets no reasoning panels
     with gr.Row(equal_height=False):
         with gr.Column():
             gr.Markdown("#### Baseline")
             b_label = gr.Markdown("", elem_id="baseline-label")
-            with gr.Accordion("Reasoning (<think>)", open=False):
+            with gr.Accordion("Reasoning (<think>)", open=False, visible=reasons):
                 b_reason = gr.Textbox(show_label=False, lines=4, interactive=False)
             b_answer = gr.Textbox(
                 label="Answer",
@@ -325,7 +341,7 @@ def build_inspect_tab() -> dict:
         with gr.Column():
             gr.Markdown("#### Steered")
             s_label = gr.Markdown("", elem_id="steered-label")
-            with gr.Accordion("Reasoning (<think>)", open=False):
+            with gr.Accordion("Reasoning (<think>)", open=False, visible=reasons):
                 s_reason = gr.Textbox(show_label=False, lines=4, interactive=False)
             s_answer = gr.Textbox(
                 label="Answer", lines=8, interactive=False, placeholder="(empty)", elem_id="steered"
@@ -369,7 +385,10 @@ def build_inspect_tab() -> dict:
     add_btn.click(on_add_edit, [recipe, feature, mode, value, where], [recipe], api_name="add_edit")
     remove_btn.click(on_remove_edit, [recipe, feature], [recipe], api_visibility="private")
     clear_btn.click(on_clear_edits, None, [recipe], api_visibility="private")
-    recipe.change(on_recipe_change, [recipe], [edits, edits_caption], api_visibility="private")
+    recipe.change(
+        on_recipe_change, [recipe, status], [edits, edits_caption, status],
+        api_visibility="private",
+    )  # fmt: skip
     export_btn.click(on_export_recipe, [recipe, prompt], [export_file], api_visibility="private")
     import_file.upload(on_import_recipe, [import_file], [recipe], api_visibility="private")
     gen = gen_btn.click(
@@ -378,6 +397,6 @@ def build_inspect_tab() -> dict:
         [b_reason, b_answer, b_label, s_reason, s_answer, s_label, diff, status],
         api_name="compare", concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
-    stop_btn.click(None, cancels=[gen], api_visibility="private")
+    stop_btn.click(on_stop, [status], [status], cancels=[gen], api_visibility="private")
     c.update(recipe=recipe, feature=feature, prompt=prompt)
     return c
