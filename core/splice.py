@@ -13,6 +13,7 @@ Two ways the hook lives on the model:
     torch.compile recompile (tens of seconds on an 8B model); refilling buffers does not.
 """
 
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -43,6 +44,8 @@ class SteeringHook:
         self.prompt_lengths = torch.full((max_batch, 1), _NO_PROMPT_END, device=device)
         self.active = False
         self.handle = None
+        self.thread: int | None = None
+        """When set, only forwards run by this thread are steered (a baseline may run beside)."""
 
     def fill(self, edits: list[FeatureEdit], prompt_lengths) -> None:
         """Load a recipe and the batch's prompt lengths into the hook's buffers, in place."""
@@ -60,6 +63,8 @@ class SteeringHook:
     def __call__(self, module, args, kwargs, output):
         if not self.active:  # a guard for torch.compile, not a per-token branch
             return output
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return output  # another thread's forward: the unsteered side of a compare
         h = _output_tensor(output)  # [b, pos, d_model]
         b, pos = h.shape[0], h.shape[1]
         position_ids = kwargs.get("position_ids")
@@ -110,6 +115,7 @@ def steering(subject, sae, edits: list[FeatureEdit] | None, prompt_lengths=None)
     hook.fill(edits, prompt_lengths)
     handle = None
     if persistent is None:
+        hook.thread = threading.get_ident()  # an eager hook steers only its own thread
         handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
     hook.active = True
     try:

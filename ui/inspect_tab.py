@@ -159,6 +159,13 @@ def on_import_recipe(file) -> str:
     return render.recipe_text(edits)
 
 
+PHASES = {
+    "both": "both answers",
+    "baseline": "the baseline answer",
+    "steered": "the steered answer",
+}
+
+
 def _judge_both(prompt: str, baseline: tuple, steered: tuple) -> tuple[str, str]:
     from core.judge import JudgeItem
 
@@ -202,7 +209,7 @@ def on_base_generate(prompt: str, max_new_tokens, temperature, top_p, seed):
 
 @user_errors
 def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, seed):
-    """Stream baseline then steered answers (same seed), then the diff and the judge's labels.
+    """Stream baseline and steered answers (same seed), then the diff and the judge's labels.
 
     Yields: baseline reasoning, baseline answer, baseline label, steered reasoning, steered
     answer, steered label, word diff, status.
@@ -220,7 +227,7 @@ def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, se
         b, s = update.split("baseline"), update.split("steered")
         yield (
             render.reasoning_text(b[0]), b[1], "", render.reasoning_text(s[0]), s[1], "",
-            [], f"Generating the {update.phase} answer… {what}",
+            [], f"Generating {PHASES[update.phase]}… {what}",
         )  # fmt: skip
     if update is None:
         return
