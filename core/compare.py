@@ -9,7 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from core.edits import FeatureEdit
-from core.generate import Generation, GenerationSettings, generate_batch, stream_generate
+from core.generate import (
+    Generation,
+    GenerationSettings,
+    can_stream_together,
+    generate_batch,
+    stream_sides,
+)
 from core.model import split_reasoning
 
 
@@ -51,7 +57,7 @@ class CompareUpdate:
 
     baseline: str
     steered: str
-    phase: str  # "baseline" | "steered" | "done"
+    phase: str  # "both" | "baseline" | "steered" | "done"
 
     def split(self, side: str) -> tuple[str | None, str]:
         return split_reasoning(getattr(self, side))
@@ -60,12 +66,12 @@ class CompareUpdate:
 def stream_compare(
     subject, sae, prompt: str, edits: list[FeatureEdit], settings: GenerationSettings | None = None
 ) -> Iterator[CompareUpdate]:
-    """Stream the baseline, then the steered answer, token by token."""
+    """Stream the baseline and the steered answer token by token, both at once where that
+    gives the same answers as one after the other (greedy decoding, core.generate)."""
     settings = settings or GenerationSettings()
-    baseline = ""
-    for baseline in stream_generate(subject, prompt, settings):
-        yield CompareUpdate(baseline, "", "baseline")
-    steered = ""
-    for steered in stream_generate(subject, prompt, settings, edits=edits, sae=sae):
-        yield CompareUpdate(baseline, steered, "steered")
-    yield CompareUpdate(baseline, steered, "done")
+    together = can_stream_together(subject, sae, settings)
+    sides = {"baseline": (None, None), "steered": (edits, sae)}
+    texts = {"baseline": "", "steered": ""}
+    for side, texts in stream_sides(subject, prompt, sides, settings, together=together):
+        yield CompareUpdate(texts["baseline"], texts["steered"], "both" if together else side)
+    yield CompareUpdate(texts["baseline"], texts["steered"], "done")

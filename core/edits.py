@@ -23,6 +23,7 @@ Where = Literal["all", "prompt", "generated"]
 MODES: tuple[str, ...] = ("ablate", "clamp", "scale", "add")
 WHERES: tuple[str, ...] = ("all", "prompt", "generated")
 MAX_ABS_VALUE = 1e4
+MAX_RECIPE_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,19 @@ def recipe_to_json(edits: list[FeatureEdit], **meta) -> str:
 
 def recipe_from_json(text: str) -> list[FeatureEdit]:
     """Parse a recipe: {"edits": [...]} or a bare list of edits."""
+    if len(text) > MAX_RECIPE_CHARS:
+        raise BadInputError(
+            f"the recipe has {len(text):,} characters; a recipe is a short list of edits "
+            f"(at most {MAX_RECIPE_CHARS:,} characters)"
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise BadInputError(f"the recipe is not valid JSON: {err}") from err
+    except RecursionError:
+        raise BadInputError(
+            'the recipe is nested too deeply; a recipe is {"edits": [{"feature": ...}, ...]}'
+        ) from None
     items = data.get("edits") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise BadInputError('a recipe is {"edits": [{"feature": ..., "mode": ...}, ...]}')

@@ -18,14 +18,10 @@ from core.errors import BadInputError
 from core.model import Subject, check_prompt, split_reasoning
 from core.splice import make_persistent, steering
 
-_LOCKS: dict[int, threading.RLock] = {}
-_LOCKS_GUARD = threading.Lock()
-
 
 def model_lock(subject: Subject) -> threading.RLock:
-    """One re-entrant lock per loaded model: hooks of one request never see another's forward."""
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(id(subject.model), threading.RLock())
+    """The subject's re-entrant lock: hooks of one request never see another's forward."""
+    return subject.lock
 
 
 @dataclass(frozen=True)
@@ -202,48 +198,112 @@ def stream_generate(
     sae=None,
 ) -> Iterator[str]:
     """Yield the text generated so far after each new token."""
-    from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+    for _, texts in stream_sides(subject, prompt, {"text": (edits, sae)}, settings):
+        yield texts["text"]
+
+
+def stream_sides(
+    subject: Subject,
+    prompt: str,
+    sides: dict[str, tuple],
+    settings: GenerationSettings | None = None,
+    together: bool = False,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """Generate one answer per side (name -> (edits, sae)); yield (the side that just grew,
+    every side's text so far).
+
+    together=True runs the sides at the same time, each in its own thread (the steering hook
+    steers only the thread that registered it); otherwise one after the other. Either way one
+    worker holds the subject's lock for all of them: a streaming consumer may be resumed on a
+    different thread at every step (Gradio does this), and a lock must be released by the
+    thread that took it.
+    """
+    from queue import Queue
+
+    from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+
+    settings = settings or GenerationSettings()
+    for edits, sae in sides.values():
+        if edits and sae is None:
+            raise BadInputError("steering edits need an SAE; load one with --sae")
+    ids, mask, lengths = encode_batch(subject, [prompt], settings.system)
+    pieces: Queue = Queue()  # (side, text piece), (side, None) when the side ends
+    error: list[BaseException] = []
+    cancel = threading.Event()
 
     class _Cancelled(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
             return cancel.is_set()
 
-    settings = settings or GenerationSettings()
-    if edits and sae is None:
-        raise BadInputError("steering edits need an SAE; load one with --sae")
-    ids, mask, lengths = encode_batch(subject, [prompt], settings.system)
-    streamer = TextIteratorStreamer(subject.tokenizer, skip_prompt=True, skip_special_tokens=False)
-    error: list[BaseException] = []
-    cancel = threading.Event()
+    class _ToQueue(TextStreamer):
+        def __init__(self, side):
+            super().__init__(subject.tokenizer, skip_prompt=True, skip_special_tokens=False)
+            self.side = side
 
-    def run():
-        # The worker, not the consumer, holds the lock: a streaming consumer may be resumed on
-        # a different thread at every step (Gradio does this), and a lock must be released by
-        # the thread that took it.
+        def on_finalized_text(self, text, stream_end=False):
+            if text:
+                pieces.put((self.side, text))
+
+    def run_side(side, edits, sae):
         try:
-            with model_lock(subject), torch.no_grad(), steering(subject, sae, edits, lengths):
+            with torch.no_grad(), steering(subject, sae, edits, lengths):
                 _seed(settings.seed)
                 subject.model.generate(
                     input_ids=ids,
                     attention_mask=mask,
-                    streamer=streamer,
+                    streamer=_ToQueue(side),
                     stopping_criteria=StoppingCriteriaList([_Cancelled()]),
                     **settings.generate_kwargs(subject.tokenizer, subject.device.type),
                 )
         except BaseException as err:  # surfaced in the caller's thread below
             error.append(err)
-            streamer.end()
+            cancel.set()
+        finally:
+            pieces.put((side, None))
 
-    _prepare_hook(subject, sae, edits, settings)
-    worker = threading.Thread(target=run, daemon=True)
+    def run_all():
+        with model_lock(subject):
+            if not together:
+                for side, (edits, sae) in sides.items():
+                    run_side(side, edits, sae)
+                return
+            threads = [
+                threading.Thread(target=run_side, args=(side, *pair), daemon=True)
+                for side, pair in sides.items()
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+    for edits, sae in sides.values():
+        _prepare_hook(subject, sae, edits, settings)
+    worker = threading.Thread(target=run_all, daemon=True)
     worker.start()
-    text = ""
+    texts = {side: "" for side in sides}
+    running = set(sides)
     try:
-        for piece in streamer:
-            text += piece
-            yield _strip_special(subject.tokenizer, text)
+        while running:
+            side, piece = pieces.get()
+            if piece is None:
+                running.discard(side)
+                continue
+            texts[side] += piece
+            yield side, {k: _strip_special(subject.tokenizer, v) for k, v in texts.items()}
     finally:  # a consumer that stops early must not leave hooks running on the model
         cancel.set()
         worker.join()
     if error:
         raise error[0]
+
+
+def can_stream_together(subject: Subject, sae, settings: GenerationSettings) -> bool:
+    """Whether a baseline and a steered run may share the model at the same time.
+
+    Only for greedy decoding with a dynamic cache: sampling draws from torch's one global RNG,
+    which two threads would interleave (the same seed would no longer give the same answer),
+    and compiled static-cache decoding keeps one persistent hook that steers every thread.
+    """
+    kwargs = settings.generate_kwargs(subject.tokenizer, subject.device.type)
+    persistent = sae is not None and id(sae) in subject.steering_hooks
+    return settings.temperature == 0 and "cache_implementation" not in kwargs and not persistent

@@ -14,11 +14,13 @@ Sources (`load_subject(source)`):
 import importlib.metadata
 import os
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.errors import BadInputError, ModelLoadError
 from core.paths import cache_dir
 
@@ -43,6 +45,10 @@ class Subject:
     """What was asked for: 'embedded', 'tiny', a path or a hub id."""
     name: str
     """Human-readable model name (config `_name_or_path` or the source)."""
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    """Serialises use of the one model: hooks of one request never see another's forward."""
+    steering_hooks: dict = field(default_factory=dict, repr=False, compare=False)
+    """Persistent steering hooks registered on this model, by id of their SAE (core.splice)."""
 
     @property
     def device(self) -> torch.device:
@@ -110,6 +116,13 @@ def check_prompt(prompt: str) -> None:
         raise BadInputError(
             f"the prompt has {len(prompt):,} characters; the limit is {MAX_PROMPT_CHARS:,}"
         )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as err:  # a lone surrogate: no tokenizer can encode it
+        raise BadInputError(
+            f"the prompt holds an invalid character (U+{ord(prompt[err.start]):04X}, a lone "
+            f"surrogate, at position {err.start}); remove it"
+        ) from None
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
@@ -180,10 +193,9 @@ def _gguf_to_folder(gguf: Path) -> Path:
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(model.state_dict())
     plain.generation_config = model.generation_config
-    tmp = folder.with_name(folder.name + ".tmp")
-    plain.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(folder)
+    with staged_dir(folder) as stage:
+        plain.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
     return folder
 
 

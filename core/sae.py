@@ -9,12 +9,12 @@ Loaders read these and never guess: a d_model or hook mismatch is a clear SaeLoa
 
 import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from core.atomic import TRANSIENT_SUFFIXES, staged_dir
 from core.errors import SaeLoadError
 from core.paths import ASSETS
 
@@ -207,8 +207,14 @@ def load_runtime_topk(folder: Path, device: str = "cpu") -> torch.nn.Module:
     return sae
 
 
-def load_sae(spec: str | Path, subject=None, device: str | None = None) -> LoadedSae:
-    """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`."""
+def load_sae(
+    spec: str | Path, subject=None, device: str | None = None, staging: bool = False
+) -> LoadedSae:
+    """Load an SAE from a folder or `registry:RELEASE:SAE_ID` and check it fits `subject`.
+
+    `staging=True` lets the writer of a staging folder read it back before renaming it in
+    (training builds the dashboard from it); everyone else is refused a half-written folder.
+    """
     try:
         from sae_lens import SAE
     except ImportError:  # a bare GPU box: TopK folders still load (load_runtime_topk)
@@ -236,8 +242,7 @@ def load_sae(spec: str | Path, subject=None, device: str | None = None) -> Loade
         folder = Path(spec).expanduser()
         if not folder.is_dir():
             raise SaeLoadError(f"SAE folder not found: {folder}")
-        if not (folder / "cfg.json").exists():
-            raise SaeLoadError(f"{folder} is not an SAE folder: it has no cfg.json")
+        check_folder(folder, staging)
         if (folder / CARD_FILE).exists():
             try:
                 card = json.loads((folder / CARD_FILE).read_text())
@@ -260,10 +265,57 @@ def load_sae(spec: str | Path, subject=None, device: str | None = None) -> Loade
         raise SaeLoadError(f"the SAE at {spec} does not record its hook name (cfg.json metadata)")
     sae.eval()
     sae.requires_grad_(False)
+    check_weights(sae, spec)
     loaded = LoadedSae(sae=sae, hook_name=translate_hook_name(raw_hook), path=spec, card=card)
     if subject is not None:
         check_fits(loaded, subject)
     return loaded
+
+
+def check_folder(folder: Path, staging: bool = False) -> None:
+    """Refuse folders a writer has not finished: staging names, or no weights file yet."""
+    if folder.name.endswith(TRANSIENT_SUFFIXES) and not staging:
+        raise SaeLoadError(
+            f"{folder} is a half-written artifact (a '{folder.suffix}' folder is renamed into "
+            "place only once complete); load the folder without the suffix"
+        )
+    if not (folder / "cfg.json").exists():
+        raise SaeLoadError(f"{folder} is not an SAE folder: it has no cfg.json")
+    if not any(folder.glob("*.safetensors")):
+        raise SaeLoadError(f"{folder} has a cfg.json but no weights (*.safetensors)")
+
+
+def check_weights(sae: torch.nn.Module, spec: str) -> None:
+    """Shapes agree with cfg, k is in 1..d_sae, and every weight is finite.
+
+    Any of these would make every later inspect or generation fail (or return NaN) for every
+    user, so they are refused at load time, before an SAE is swapped in.
+    """
+    cfg = sae.cfg
+    d_in, d_sae = int(cfg.d_in), int(cfg.d_sae)
+    if d_in < 1 or d_sae < 1:
+        raise SaeLoadError(
+            f"the SAE at {spec} has d_in {d_in} and d_sae {d_sae}; both must be >= 1"
+        )
+    k = getattr(cfg, "k", None)
+    if k is not None and not (isinstance(k, int) and 0 < k <= d_sae):
+        raise SaeLoadError(f"the SAE at {spec} has k = {k}; a TopK SAE needs k in 1..{d_sae}")
+    shapes = {"W_enc": (d_in, d_sae), "W_dec": (d_sae, d_in), "b_enc": (d_sae,), "b_dec": (d_in,)}
+    for name, shape in shapes.items():
+        weight = getattr(sae, name, None)
+        if weight is None:
+            continue
+        if tuple(weight.shape) != shape:
+            raise SaeLoadError(
+                f"the SAE at {spec} has {name} of shape {tuple(weight.shape)}; its cfg.json "
+                f"(d_in {d_in}, d_sae {d_sae}) needs {shape}"
+            )
+        bad = int((~torch.isfinite(weight)).sum())
+        if bad:
+            raise SaeLoadError(
+                f"the SAE at {spec} has {bad:,} NaN or infinite value(s) in {name}; the weights "
+                "are corrupt (a diverged or half-written training run)"
+            )
 
 
 def check_fits(sae: LoadedSae, subject) -> None:
@@ -287,6 +339,24 @@ def check_fits(sae: LoadedSae, subject) -> None:
         )
 
 
+def folder_fits(folder: Path, subject) -> bool:
+    """Whether the SAE folder was made for `subject`, from cfg.json and card.json only (no weights).
+
+    For listing candidates cheaply; load_sae still checks everything when one is chosen.
+    """
+    try:
+        cfg = json.loads((folder / "cfg.json").read_text())
+        card = json.loads((folder / CARD_FILE).read_text()) if (folder / CARD_FILE).exists() else {}
+        raw_hook = card.get("hook_name") or cfg.get("metadata", {}).get("hook_name") or ""
+        layer = layer_of(translate_hook_name(raw_hook))
+    except (OSError, ValueError, AttributeError, SaeLoadError):
+        return False
+    if int(cfg.get("d_in", -1)) != subject.d_model or layer is None or layer >= subject.n_layers:
+        return False
+    recorded = card.get("subject", {}).get("fingerprint")
+    return not recorded or recorded == subject_fingerprint(subject)
+
+
 def make_sae(d_in: int, d_sae: int, k: int, hook_name: str, seed: int = 0, **overrides):
     """A fresh SAELens TopK SAE (random init): for tests and as a starting point."""
     from sae_lens import TopKSAE, TopKSAEConfig
@@ -299,24 +369,17 @@ def make_sae(d_in: int, d_sae: int, k: int, hook_name: str, seed: int = 0, **ove
     return TopKSAE(cfg)
 
 
-def save_sae(sae: torch.nn.Module, folder: str | Path, card: dict) -> Path:
-    """Write cfg + weights + card into a temp folder, then rename: loaders never see half a folder."""
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    sae.save_inference_model(str(tmp)) if hasattr(sae, "save_inference_model") else sae.save_model(
-        str(tmp)
-    )
-    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str))
-    if folder.exists():
-        old = folder.with_name(folder.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old)
+def write_sae_files(sae: torch.nn.Module, folder: Path, card: dict) -> None:
+    """cfg.json + weights (SAELens format) + card.json into an existing, empty `folder`."""
+    if hasattr(sae, "save_inference_model"):
+        sae.save_inference_model(str(folder))
     else:
-        tmp.rename(folder)
-    return folder
+        sae.save_model(str(folder))
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2, default=str))
+
+
+def save_sae(sae: torch.nn.Module, folder: str | Path, card: dict) -> Path:
+    """Write the artifact beside `folder`, then rename it in: loaders never see half a folder."""
+    with staged_dir(folder) as stage:
+        write_sae_files(sae, stage, card)
+    return Path(folder)

@@ -13,6 +13,7 @@ Two ways the hook lives on the model:
     torch.compile recompile (tens of seconds on an 8B model); refilling buffers does not.
 """
 
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -43,6 +44,8 @@ class SteeringHook:
         self.prompt_lengths = torch.full((max_batch, 1), _NO_PROMPT_END, device=device)
         self.active = False
         self.handle = None
+        self.thread: int | None = None
+        """When set, only forwards run by this thread are steered (a baseline may run beside)."""
 
     def fill(self, edits: list[FeatureEdit], prompt_lengths) -> None:
         """Load a recipe and the batch's prompt lengths into the hook's buffers, in place."""
@@ -60,6 +63,8 @@ class SteeringHook:
     def __call__(self, module, args, kwargs, output):
         if not self.active:  # a guard for torch.compile, not a per-token branch
             return output
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return output  # another thread's forward: the unsteered side of a compare
         h = _output_tensor(output)  # [b, pos, d_model]
         b, pos = h.shape[0], h.shape[1]
         position_ids = kwargs.get("position_ids")
@@ -72,21 +77,23 @@ class SteeringHook:
         return _replace_output(output, h + delta.to(h.dtype))
 
 
-_PERSISTENT: dict[tuple[int, int], SteeringHook] = {}
-
-
 def make_persistent(subject, sae) -> SteeringHook:
-    """Register one inert hook for (subject, sae) that `steering` refills instead of re-registering."""
-    key = (id(subject.model), id(sae))
-    if key not in _PERSISTENT:
+    """Register one inert hook for (subject, sae) that `steering` refills instead of re-registering.
+
+    The hook lives on the subject (`subject.steering_hooks`, by id of the SAE it holds, so the
+    id cannot be reused while it is there) until release_persistent removes it.
+    """
+    hooks = subject.steering_hooks
+    if id(sae) not in hooks:
         hook = SteeringHook(sae)
         hook.handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
-        _PERSISTENT[key] = hook
-    return _PERSISTENT[key]
+        hooks[id(sae)] = hook
+    return hooks[id(sae)]
 
 
 def release_persistent(subject, sae) -> None:
-    hook = _PERSISTENT.pop((id(subject.model), id(sae)), None)
+    """Remove the persistent hook of `sae` from the model, so the SAE's memory can be freed."""
+    hook = subject.steering_hooks.pop(id(sae), None)
     if hook is not None and hook.handle is not None:
         hook.handle.remove()
 
@@ -103,11 +110,12 @@ def steering(subject, sae, edits: list[FeatureEdit] | None, prompt_lengths=None)
     validate_edits(edits, sae.d_sae)
     if prompt_lengths is None:
         prompt_lengths = torch.tensor([_NO_PROMPT_END])
-    persistent = _PERSISTENT.get((id(subject.model), id(sae)))
+    persistent = subject.steering_hooks.get(id(sae))
     hook = persistent or SteeringHook(sae, capacity=len(edits), max_batch=len(prompt_lengths))
     hook.fill(edits, prompt_lengths)
     handle = None
     if persistent is None:
+        hook.thread = threading.get_ident()  # an eager hook steers only its own thread
         handle = subject.module(sae.hook_name).register_forward_hook(hook, with_kwargs=True)
     hook.active = True
     try:

@@ -98,12 +98,28 @@ def get_embedder() -> Embedder:
     return Embedder()
 
 
+def disk_stamp(folder: Path) -> tuple:
+    """(name, mtime, size) of the store's sqlite files, which every write goes through first.
+
+    The index folders are left out: a reader rewrites them itself when it folds the write log
+    into the index, which says nothing about someone else having written.
+    """
+    stamp = []
+    for entry in os.scandir(folder):
+        if entry.is_file() and entry.name.startswith("chroma.sqlite3"):
+            st = entry.stat()
+            stamp.append((entry.name, st.st_mtime_ns, st.st_size))
+    return tuple(sorted(stamp))
+
+
 class Store:
     """Three chroma collections behind methods that never duplicate and name their failures."""
 
-    def __init__(self, client, where: str):
+    def __init__(self, client, where: str, folder: Path | None = None):
         self.client = client
         self.where = where
+        self.folder = folder
+        """The embedded store's folder (None for a chroma server)."""
         self._cols = {
             name: self._call(
                 lambda n=name: client.get_or_create_collection(
@@ -112,6 +128,15 @@ class Store:
             )
             for name in COLLECTIONS
         }
+        self._stamp = disk_stamp(folder) if folder else None  # after creating the collections
+
+    def changed_on_disk(self) -> bool:
+        """Whether another process (a build, the CLI) wrote the embedded store since it opened.
+
+        An embedded client keeps the vector index it loaded: after someone else's write it
+        returns stale neighbours or fails ('Nothing found on disk'), so readers reopen.
+        """
+        return self.folder is not None and disk_stamp(self.folder) != self._stamp
 
     def _call(self, fn):
         try:
@@ -120,6 +145,11 @@ class Store:
             raise
         except Exception as err:  # chroma raises bare ValueError/httpx errors for a dead server
             text = str(err)
+            if "Nothing found on disk" in text:
+                raise StoreError(
+                    f"the store at {self.where} changed on disk while it was open ({text}); "
+                    "open it again (the app does so on the next request)"
+                ) from err
             if "connect" in text.lower() or type(err).__module__.startswith(("httpx", "httpcore")):
                 raise StoreError(
                     f"the chroma store at {self.where} stopped answering ({text}); rows already "
@@ -204,8 +234,14 @@ class Store:
         ]
 
 
-def open_store(path: str | os.PathLike | None = None, url: str | None = None) -> Store:
-    """A chroma server when `url` or CHROMA_URL is set, else the embedded store at `path`."""
+def open_store(
+    path: str | os.PathLike | None = None, url: str | None = None, fresh: bool = False
+) -> Store:
+    """A chroma server when `url` or CHROMA_URL is set, else the embedded store at `path`.
+
+    chromadb shares one client per folder within a process; `fresh=True` drops that shared
+    client first, so the store is read from disk as it is now (after another process wrote it).
+    """
     import chromadb
     from chromadb.config import Settings
 
@@ -229,7 +265,13 @@ def open_store(path: str | os.PathLike | None = None, url: str | None = None) ->
         return Store(client, url)
     folder = Path(path) if path else data_dir() / "chroma"
     folder.mkdir(parents=True, exist_ok=True)
-    return Store(chromadb.PersistentClient(path=str(folder), settings=settings), str(folder))
+    if fresh:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Readers still holding the old client keep it until they finish; only new ones move.
+        SharedSystemClient._identifier_to_system.pop(str(folder), None)
+    client = chromadb.PersistentClient(path=str(folder), settings=settings)
+    return Store(client, str(folder), folder)
 
 
 def _clean(meta: dict) -> dict:

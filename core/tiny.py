@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.paths import cache_dir
 
 TINY_SOURCE = "tiny"
@@ -118,12 +119,7 @@ def build_tiny_subject_folder(folder: Path | None = None, seed: int = 0) -> Path
     if (folder / "config.json").exists() and (folder / "tokenizer.json").exists():
         return folder
     model, tokenizer = build_tiny_model_and_tokenizer(seed=seed)
-    tmp = folder.with_name(folder.name + ".tmp")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    with staged_dir(folder) as stage:
+        model.save_pretrained(stage)
+        tokenizer.save_pretrained(stage)
     return folder

@@ -10,6 +10,7 @@ the neutral chunk. The training stage reads it with `load_training_texts()`.
 import json
 from pathlib import Path
 
+from core.atomic import staged_dir
 from core.errors import BadInputError
 from core.paths import data_dir
 from core.store import Store, open_store
@@ -65,15 +66,9 @@ def export(store: Store | None = None, out: str | Path | None = None) -> dict:
             "nothing to export: the store is empty; run python -m data_builder build first"
         )
     out = Path(out) if out else default_export_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     ds = Dataset.from_list(rows)
-    ds.save_to_disk(str(tmp))
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    tmp.rename(out)  # a crash mid-write never leaves a half-written export at `out`
+    with staged_dir(out) as stage:  # a crash mid-write never leaves a half-written export
+        ds.save_to_disk(str(stage))
     info = {
         "path": str(out),
         "rows": len(rows),

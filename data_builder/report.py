@@ -63,6 +63,9 @@ def load_frame(store: Store) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     return frame, q, v
 
 
+PROJECTIONS = {"umap": "UMAP", "pca": "PCA", "none": "Too few rows to map"}
+
+
 def project_2d(vecs: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
     """2-D coordinates [n, 2] and the method used (umap, or pca for small sets)."""
     if len(vecs) < 3:
@@ -117,7 +120,7 @@ def figures(store: Store | None = None, data=None, seed: int = 0) -> dict:
             y="y",
             color="label",
             hover_data=["topic", "prompt"],
-            title=f"{method.upper()} of {what} (MiniLM embeddings)",
+            title=f"{PROJECTIONS[method]} of {what} (MiniLM embeddings)",
             **common,
         )
     figs["answer_length"] = px.box(

@@ -140,6 +140,9 @@ def answer_stage(store: Store, subject, embed, config, generate=None) -> dict:
                 "answers", [r["answer_id"] for r in batch], [g.answer for g in gens], metas, vecs
             )
             bar.update(len(batch))
+            # the line background jobs read their progress from (training/jobs.py)
+            done = min(start + len(batch), len(todo))
+            print(f"progress {done}/{len(todo)} prompts answered", file=sys.stderr, flush=True)
     finally:
         bar.close()
     return {"answers_added": added, "answers_already_stored": len(prompts) - len(todo)}

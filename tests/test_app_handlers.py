@@ -86,7 +86,7 @@ def test_recipe_edits_add_update_remove_and_validate(rt):
     recipe = on_add_edit("", 5, "ablate", 0, "all")
     recipe = on_add_edit(recipe, 9, "clamp", 4.5, "generated")
     recipe = on_add_edit(recipe, 9, "clamp", 6.0, "generated")  # same spot: updated, not doubled
-    rows, caption = on_recipe_change(recipe)
+    rows, caption, _ = on_recipe_change(recipe)
     assert [r[:4] for r in rows] == [[5, "ablate", 0.0, "all"], [9, "clamp", 6.0, "generated"]]
     assert caption == "Recipe: ablate #5, #9 =6 on generated"
     assert json.loads(on_remove_edit(recipe, 5))["edits"][0]["feature"] == 9

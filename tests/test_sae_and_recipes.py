@@ -42,6 +42,9 @@ def test_malformed_sae_folders_give_clear_errors(tiny_subject, tiny_sae_dir, tmp
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "cfg.json").write_text((tiny_sae_dir / "cfg.json").read_text())
+    with pytest.raises(SaeLoadError, match="no weights"):
+        load_sae(broken, tiny_subject)
+    (broken / "sae_weights.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(SaeLoadError, match="could not load"):
         load_sae(broken, tiny_subject)
 

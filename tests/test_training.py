@@ -51,11 +51,22 @@ def test_tiny_artifact_loads_in_core_and_reconstructs(trained):
         "input_ids"
     ]
     h = hook_activations(subject, sae.hook_name, tokens)  # [1, pos, d_model]
-    recon = sae.sae.decode(sae.encode(h))
-    # spliced with the error term, the residual is unchanged; the reconstruction alone is close
-    assert torch.allclose(recon + (h - recon), h)
+    acts = sae.encode(h)  # [1, pos, d_sae]
+    recon = sae.sae.decode(acts)
     residual = (h - recon).pow(2).sum() / (h - h.mean(1, keepdim=True)).pow(2).sum()
-    assert residual < 1.0
+    assert residual < 1.0  # the reconstruction alone is close
+    # spliced with the error term, ablating a feature moves the residual by exactly its decoder
+    # contribution and leaves everything else as the plain model has it
+    from core.edits import FeatureEdit
+    from core.splice import recording, steering
+
+    feature = int(acts[0].sum(0).argmax())
+    edits = [FeatureEdit(feature, "ablate")]
+    with steering(subject, sae, edits), recording(subject, sae.hook_name) as captured:
+        subject.model(input_ids=tokens)
+    expected = h - acts[..., feature : feature + 1] * sae.W_dec[feature]
+    assert torch.allclose(captured[0], expected, atol=1e-4)
+    assert not torch.allclose(captured[0], h, atol=1e-4)
 
 
 def test_card_holds_final_metrics_and_config(trained):
@@ -117,6 +128,32 @@ def test_resume_continues_step_count(corpus, tmp_path):
     assert resumed and resumed[0]["step"] > 4, "continued, not restarted"
     card = json.loads((folder / "card.json").read_text())
     assert card["steps"] == 32 and card["tokens_seen"] == 8192
+
+
+def test_crash_then_resume_continues_steps_and_schedule_exactly(corpus, tmp_path, trained, capsys):
+    """A run killed outright (no checkpoint at the end) with its newest checkpoint truncated."""
+    _, reference_dir = trained  # the same schedule, never interrupted
+    cfg = tiny_cfg(corpus, tmp_path, n_checkpoints=3, dashboard_tokens=0)
+
+    def crash(done, total):
+        if done >= total * 7 // 8:
+            raise RuntimeError("killed")  # not an interrupt: nothing is checkpointed on the way out
+
+    with pytest.raises(RuntimeError, match="killed"):
+        train(cfg, progress=crash)
+    newest = latest_checkpoint(tmp_path)
+    weights = newest / "sae_weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    folder = train(cfg)
+    assert "is damaged" in capsys.readouterr().err
+    card = json.loads((folder / "card.json").read_text())
+    assert card["steps"] == 32 and card["tokens_seen"] == 8192
+
+    def schedule(run_dir):
+        rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if r["kind"] == "train"]
+        return [(r["step"], r["tokens"], r["lr"]) for r in rows]
+
+    assert schedule(tmp_path) == schedule(reference_dir)
 
 
 def test_bad_configs_are_clear_errors(corpus, tmp_path):

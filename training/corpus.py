@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import write_text_atomic
 from core.paths import cache_dir
 
 SENSITIVE_TOPICS = [
@@ -106,10 +107,7 @@ def stdlib_prose(min_chars: int = 200, max_chars: int = 2000) -> list[str]:
     if cache.exists():
         return json.loads(cache.read_text())
     chunks = _stdlib_prose(min_chars, max_chars)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps(chunks))
-    tmp.rename(cache)
+    write_text_atomic(cache, json.dumps(chunks))
     return chunks
 
 
@@ -185,10 +183,7 @@ def generated_chats(
             print(f"generated {len(texts)}/{len(prompts)} answers", file=sys.stderr, flush=True)
     finally:
         tok.padding_side = side
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    tmp.rename(cache)
+    write_text_atomic(cache, "".join(json.dumps({"text": t}) + "\n" for t in texts))
     return texts
 
 

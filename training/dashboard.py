@@ -12,7 +12,6 @@ SAEDashboard / sae-vis expect TransformerLens models and hub loading, so this is
 """
 
 import json
-import shutil
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.errors import BadInputError, SaeLoadError
 from core.splice import residual_at
 
@@ -194,38 +194,32 @@ def build_dashboard(
 
     # Written beside the final folder, then renamed in: the app never reads half a dashboard.
     final = Path(sae_dir) / DASHBOARD_DIR
-    out = final.with_name(DASHBOARD_DIR + ".partial")
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
     from safetensors.torch import save_file
 
-    save_file(
-        {
-            "seqs": seqs.to(torch.int32),
-            "density": density,
-            "max_activation": max_act,
-            "hist_counts": hist.to(torch.int32),
-            "top_token": top_tok.to(torch.int32),
-            "top_value": top_val,
-            "window_start": start.to(torch.int32),
-            "window_values": window_vals.to(torch.float16),
-            **{k: (v.to(torch.int32) if "ids" in k else v) for k, v in effects.items()},
-        },
-        str(out / STORE_FILE),
-        metadata={"n_tokens": str(n_valid), "context_size": str(pos), "hook_name": sae.hook_name},
-    )
-    (out / TOKENS_FILE).write_text(json.dumps(tokens))
-    from training.dashboard_html import write_html
+    with staged_dir(final) as stage:
+        save_file(
+            {
+                "seqs": seqs.to(torch.int32),
+                "density": density,
+                "max_activation": max_act,
+                "hist_counts": hist.to(torch.int32),
+                "top_token": top_tok.to(torch.int32),
+                "top_value": top_val,
+                "window_start": start.to(torch.int32),
+                "window_values": window_vals.to(torch.float16),
+                **{k: (v.to(torch.int32) if "ids" in k else v) for k, v in effects.items()},
+            },
+            str(stage / STORE_FILE),
+            metadata={
+                "n_tokens": str(n_valid),
+                "context_size": str(pos),
+                "hook_name": sae.hook_name,
+            },
+        )
+        (stage / TOKENS_FILE).write_text(json.dumps(tokens))
+        from training.dashboard_html import write_html
 
-    write_html(Path(sae_dir), out, out / HTML_FILE)
-    if final.exists():
-        old = final.with_name(DASHBOARD_DIR + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-        out.rename(final)
-        shutil.rmtree(old)
-    else:
-        out.rename(final)
+        write_html(Path(sae_dir), stage, stage / HTML_FILE)
     _load_store.cache_clear()
     return final
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core.atomic import write_text_atomic
 from core.errors import BadInputError
 from core.paths import REPO_ROOT, data_dir
 
@@ -84,9 +85,7 @@ def _read(job_dir: Path) -> Job:
 
 
 def _write(job_dir: Path, job: Job) -> None:
-    tmp = job_dir / "state.json.tmp"
-    tmp.write_text(json.dumps(asdict(job), indent=2))
-    tmp.replace(job_dir / "state.json")
+    write_text_atomic(job_dir / "state.json", json.dumps(asdict(job), indent=2))
 
 
 def _update(job_dir: Path, **changes) -> Job:

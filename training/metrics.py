@@ -13,6 +13,8 @@ same units as the eval rows'.
 import json
 from pathlib import Path
 
+from core.atomic import write_text_atomic
+
 METRICS_FILE = "metrics.jsonl"
 
 # (metric, title, y-axis label) for each PNG, as the study plotted them.
@@ -44,9 +46,7 @@ class MetricsLog:
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after `step` (a resumed run redoes those steps; no duplicates)."""
         kept = [r for r in self.rows() if r.get("step", 0) <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        tmp.replace(self.path)
+        write_text_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def read_metrics(path: str | Path) -> list[dict]:

@@ -74,6 +74,20 @@ class CensorscopeRunner(LanguageModelSAETrainingRunner):
             return output
 
         trainer.step = step
+        plain_save = trainer.save_checkpoint
+
+        def save_checkpoint(checkpoint_name, *args, **kwargs):
+            # fit() checkpoints after a step has been learned from (and the lr scheduler has
+            # stepped) but before it increments n_training_steps; saved as is, a resumed run
+            # would count that step twice in its schedule bookkeeping and finish one short.
+            lag = self._expected_steps - trainer.n_training_steps
+            trainer.n_training_steps += lag
+            try:
+                return plain_save(checkpoint_name, *args, **kwargs)
+            finally:
+                trainer.n_training_steps -= lag
+
+        trainer.save_checkpoint = save_checkpoint
         # SAELens's own interrupt path saves only the activation-store state (no weights, no
         # trainer state), so we catch the interrupt here and write a full checkpoint.
         signal.signal(signal.SIGINT, interrupt_callback)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import staged_dir
 from core.errors import CensorscopeError
 from core.paths import data_dir
 from training.config import TrainConfig
@@ -114,6 +115,40 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=lambda p: int(p.name)) if done else None
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at `path` cannot be resumed from (a file that does not read back), or None."""
+    from safetensors.torch import load_file
+
+    try:
+        for file in sorted(path.glob("*.safetensors")):
+            load_file(str(file))
+        for file in sorted(path.glob("*.json")):
+            json.loads(file.read_text())
+        torch.load(path / "trainer_state.pt", map_location="cpu")
+    except Exception as err:  # truncated or garbled files raise many kinds; all mean unusable
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def usable_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint that reads back; damaged newer ones are reported and removed.
+
+    A machine that died while writing (or a full disk) can leave the newest checkpoint
+    truncated; resuming from the one before loses a few steps instead of failing every restart.
+    """
+    while (checkpoint := latest_checkpoint(run_dir)) is not None:
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
+            return checkpoint
+        print(
+            f"checkpoint {checkpoint} is damaged ({problem}); removing it and resuming from the "
+            "one before",
+            file=sys.stderr,
+        )
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
+
+
 def _lock(run_dir: Path):
     """Hold an exclusive lock on the run folder for this process's lifetime."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -184,7 +219,10 @@ def train(cfg: TrainConfig, fresh: bool = False, subject=None, progress=None) ->
 
         texts = load_training_texts(cfg, subject)
         train_ds, heldout_ds = texts.as_datasets()
-        checkpoint = latest_checkpoint(run_dir) if state == "resume" else None
+        checkpoint = usable_checkpoint(run_dir) if state == "resume" else None
+        if state == "resume" and checkpoint is None:  # all were damaged (and removed)
+            print(f"no usable checkpoint in {run_dir}; starting the run over", file=sys.stderr)
+            (run_dir / METRICS_FILE).unlink(missing_ok=True)
         log = MetricsLog(run_dir / METRICS_FILE)
         if checkpoint is not None:
             runner_cfg.resume_from_checkpoint = str(checkpoint)
@@ -224,10 +262,9 @@ def train(cfg: TrainConfig, fresh: bool = False, subject=None, progress=None) ->
 
 def _write_artifact(cfg, subject, sae, runner, data_summary, final, run_dir) -> Path:
     """Stage cfg/weights/card/metrics/plots/dashboard next to the target, then rename it in."""
-    from core.sae import save_sae, subject_fingerprint
+    from core.sae import subject_fingerprint, write_sae_files
 
     target = output_of(cfg)
-    stage = target.with_name(target.name + ".staging")
     card = {
         "hook_name": cfg.hook_name,
         "subject": {
@@ -251,29 +288,26 @@ def _write_artifact(cfg, subject, sae, runner, data_summary, final, run_dir) -> 
         "labels": {},
     }
     try:
-        if stage.exists():
-            shutil.rmtree(stage)
-        save_sae(sae, stage, card)
-        _halve_weights(stage)
-        shutil.copy(run_dir / METRICS_FILE, stage / METRICS_FILE)
-        render_plots(
-            stage / METRICS_FILE, stage / PLOTS_DIR, title=f"{subject.name} {cfg.hook_name}"
-        )
-        if cfg.dashboard_tokens:
-            from core.sae import load_sae
-            from training.dashboard import build_dashboard
-
-            build_dashboard(
-                load_sae(stage, subject),
-                subject,
-                runner.heldout_texts + runner.train_texts,
-                stage,
-                n_tokens=cfg.dashboard_tokens,
-                context_size=cfg.context_size,
+        with staged_dir(target) as stage:
+            write_sae_files(sae, stage, card)
+            _halve_weights(stage)
+            shutil.copy(run_dir / METRICS_FILE, stage / METRICS_FILE)
+            render_plots(
+                stage / METRICS_FILE, stage / PLOTS_DIR, title=f"{subject.name} {cfg.hook_name}"
             )
-        _swap_in(stage, target)
+            if cfg.dashboard_tokens:
+                from core.sae import load_sae
+                from training.dashboard import build_dashboard
+
+                build_dashboard(
+                    load_sae(stage, subject, staging=True),
+                    subject,
+                    runner.heldout_texts + runner.train_texts,
+                    stage,
+                    n_tokens=cfg.dashboard_tokens,
+                    context_size=cfg.context_size,
+                )
     except OSError as err:
-        shutil.rmtree(stage, ignore_errors=True)
         raise TrainingError(
             f"could not write the SAE artifact to {target}: {err}. Nothing was replaced; the "
             f"checkpoints in {run_dir / CHECKPOINTS} are kept."
@@ -297,19 +331,6 @@ def _halve_weights(folder: Path) -> None:
         {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in tensors.items()},
         str(path),
     )
-
-
-def _swap_in(stage: Path, target: Path) -> None:
-    """Replace `target` by `stage` with renames only; a reader sees the old or the new folder."""
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        stage.rename(target)
-        shutil.rmtree(old)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stage.rename(target)
 
 
 def _version(dist: str) -> str:

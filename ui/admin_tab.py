@@ -7,25 +7,24 @@ Jobs run as background processes whose state lives on disk (training/jobs.py), s
 the browser tab closing and the app restarting.
 """
 
-import argparse
-import contextlib
 import functools
 import hashlib
 import hmac
-import io
 import shlex
 import threading
 from pathlib import Path
 
 import gradio as gr
 
+from core.atomic import TRANSIENT_SUFFIXES
 from core.errors import BadInputError, CensorscopeError
 from core.paths import ASSETS, data_dir
 from ui import render, runtime
 from ui.common import user_errors
+from ui.job_args import JOB_KINDS, checked_job_args, parse_job_args
 
-JOB_KINDS = {"train": "SAE training run", "build": "dataset build"}
 DEFAULT_ARGS = {"train": "--preset tiny", "build": "--offline --limit 200"}
+LOG_LINES = 20  # as many as the log box shows: the newest line is always in view
 METRIC_KEYS = ("explained_variance", "l0", "mse", "dead_features", "ce_loss_score")
 _START_LOCK = threading.Lock()  # check-then-start is atomic: a double click starts one job
 
@@ -72,24 +71,6 @@ def _job_dict(job) -> dict:
     return job if isinstance(job, dict) else vars(job)
 
 
-def parse_job_args(kind: str, argv: list[str]) -> argparse.Namespace:
-    """Parse the job's arguments with its own CLI parser now, so a typo fails here, clearly."""
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            if kind == "train":
-                from training.__main__ import build_parser
-
-                return build_parser().parse_args(["train", *argv])
-            from data_builder.__main__ import parse
-
-            return parse(["build", *argv])
-    except SystemExit as exit_:
-        lines = err.getvalue().strip().splitlines()
-        reason = lines[-1] if lines else f"exit {exit_.code}"
-        raise BadInputError(f"bad arguments for the {JOB_KINDS[kind]}: {reason}") from None
-
-
 def run_dir_of(job: dict) -> Path | None:
     """The training run folder of a train job (where metrics.jsonl grows), from its argv."""
     argv = job.get("argv") or []
@@ -106,13 +87,18 @@ def run_dir_of(job: dict) -> Path | None:
 
 
 def sae_choices() -> list[str]:
-    """SAE folders the app could switch to: shipped ones and finished training runs."""
+    """SAE folders the app could switch to, made for the loaded subject: shipped ones (the
+    embedded model's and the organism's) and finished training runs."""
+    from core.sae import folder_fits
+
+    subject = runtime.get().subject
     found = []
-    for root in (ASSETS / "sae", data_dir() / "runs"):
+    for root in (ASSETS, data_dir() / "runs"):
         if root.is_dir():
-            found += [str(p.parent) for p in sorted(root.glob("*/cfg.json"))]
-            found += [str(p.parent) for p in sorted(root.glob("*/sae/cfg.json"))]
-    return found
+            for pattern in ("*/cfg.json", "*/*/cfg.json", "*/*/*/cfg.json"):
+                found += [p.parent for p in sorted(root.glob(pattern))]
+    live = [p for p in found if not p.name.endswith(TRANSIENT_SUFFIXES)]
+    return [str(p) for p in live if folder_fits(p, subject)]
 
 
 @admin_only
@@ -128,14 +114,14 @@ def on_admin_unlock(token: str):
 
 @admin_only
 def on_job_start(token: str, kind: str, args: str):
-    """Start a background job; refuses while another job runs (double-clicked Train)."""
+    """Start a background job with allowlisted arguments; refuses while another job runs."""
     if kind not in JOB_KINDS:
         raise BadInputError(f"job kind must be one of {', '.join(JOB_KINDS)}, got {kind!r}")
     try:
         argv = shlex.split(args or "")
     except ValueError as err:
         raise BadInputError(f"could not parse the arguments: {err}") from err
-    parse_job_args(kind, argv)
+    argv = checked_job_args(kind, argv)
     jobs = _jobs()
     with _START_LOCK:
         active = ("queued", "running")
@@ -156,7 +142,7 @@ def on_jobs_refresh(token: str, job_id: str):
     jobs = _jobs()
     table = render.jobs_table([_job_dict(j) for j in jobs.list_jobs()])
     if not job_id:
-        return table, "Select a job id to watch it.", "", None
+        return table, "Select a job id to watch it.", "", gr.Plot(value=None, visible=False)
     job = _job_dict(jobs.status(job_id))
     progress = job.get("progress")
     line = f"Job `{job_id}`: **{job.get('state')}**" + (
@@ -167,7 +153,9 @@ def on_jobs_refresh(token: str, job_id: str):
     run_dir = run_dir_of(job)
     if run_dir is not None and job.get("state") == "done" and (run_dir / "sae").is_dir():
         line += f"  \nSAE ready: `{run_dir / 'sae'}` (switch to it below)"
-    return table, line, jobs.tail(job_id, 60), metrics_figure(run_dir)
+    is_training = job.get("kind") == "train"
+    metrics = gr.Plot(value=metrics_figure(run_dir) if is_training else None, visible=is_training)
+    return table, line, jobs.tail(job_id, LOG_LINES), metrics
 
 
 def metrics_figure(run_dir: Path | None):
@@ -243,8 +231,11 @@ def build_admin_tab(header: gr.Markdown) -> dict:
             job_id = gr.Textbox(label="Watch job id", scale=3)
             cancel_btn = gr.Button("Cancel job", variant="stop")
         progress = gr.Markdown("")
-        log = gr.Textbox(label="Log tail", lines=12, max_lines=12, autoscroll=True)
-        metrics = gr.Plot(label="Training metrics")
+        log = gr.Textbox(
+            label=f"Log (last {LOG_LINES} lines, newest at the bottom)", lines=LOG_LINES,
+            max_lines=LOG_LINES, autoscroll=True, elem_id="job-log",
+        )  # fmt: skip
+        metrics = gr.Plot(label="Training metrics", visible=False)
         gr.Markdown("### Switch SAE (for every user, no restart)")
         with gr.Row():
             sae_path = gr.Dropdown([], label="SAE folder", allow_custom_value=True, scale=3)

@@ -7,13 +7,14 @@ yet, every panel says so and how to build one.
 import gradio as gr
 
 from core.errors import CensorscopeError
+from core.paths import public_text
 from ui import runtime
-from ui.common import as_int, unavailable, user_errors
+from ui.common import as_int, raw_value, unavailable, user_errors
 
 FIGURES = [
     ("categories", "Category distribution"),
-    ("umap_questions", "UMAP of questions"),
-    ("umap_answers", "UMAP of answers"),
+    ("umap_questions", "Map of questions (UMAP, or PCA for small sets)"),
+    ("umap_answers", "Map of answers (UMAP, or PCA for small sets)"),
     ("answer_length", "Answer length by category"),
 ]
 BUILD_HINT = "build it with `python -m data_builder build --offline --limit 200` (or from Admin)"
@@ -31,6 +32,7 @@ def _store():
     return runtime.get().store()
 
 
+@user_errors
 def on_dataset_load():
     """Counts, plots and the first rows of the table; a 'not available' panel when empty."""
     empty = (None,) * len(FIGURES)
@@ -58,7 +60,17 @@ def on_dataset_load():
     figs = _FIGURES[key]
     summary = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     frame = table(store, limit=500)
-    return (f"Store `{store.where}`: {summary}.", *(figs.get(k) for k, _ in FIGURES), frame)
+    where = public_text(store.where)
+    panels = [_panel(figs.get(k), title) for k, title in FIGURES]
+    return (f"Store `{where}`: {summary}.", *panels, frame)
+
+
+def _panel(fig, default: str):
+    """A plot whose panel label is its figure's title, so a PCA fallback is not called UMAP."""
+    if fig is None:
+        return None
+    title = getattr(getattr(fig.layout, "title", None), "text", None)
+    return gr.Plot(value=fig, label=title or default)
 
 
 @user_errors
@@ -99,7 +111,7 @@ def build_dataset_tab() -> dict:
     gr.Markdown("### Nearest neighbours by meaning")
     with gr.Row():
         text = gr.Textbox(label="Text", scale=3)
-        k = gr.Number(value=10, precision=0, label="k", scale=1)
+        k = raw_value(gr.Number(value=10, precision=0, label="k", scale=1))
         collection = gr.Radio(["answers", "prompts", "control"], value="answers", label="In")
         near_btn = gr.Button("Find", scale=1)
     near = gr.Dataframe(headers=NEAR_HEADERS, label="Nearest", interactive=False, wrap=True)

@@ -14,8 +14,9 @@ import torch
 
 from core.errors import BadInputError, CensorscopeError, SaeLoadError
 from core.judge import ANSWERED, CENSORED
+from core.paths import public_text
 from ui import runtime
-from ui.common import as_int, unavailable, user_errors
+from ui.common import as_int, raw_value, unavailable, user_errors
 
 RANK_HEADERS = ["rank", "feature", "effect d", "AUROC", "label"]
 LOGIT_HEADERS = ["promoted token", "logit", "suppressed token", "logit "]
@@ -61,7 +62,8 @@ def load_dashboard(sae_dir, feature: int):
     try:
         return load_feature_dashboard(sae_dir, feature)
     except SaeLoadError as err:  # no dashboard folder for this SAE
-        raise runtime.NotAvailable(f"no dashboard data for this SAE: {err}") from err
+        text = public_text(str(err), sae_dir)
+        raise runtime.NotAvailable(f"no dashboard data for this SAE: {text}") from err
 
 
 def contexts_html(contexts) -> str:
@@ -227,23 +229,37 @@ def on_add_to_recipe(recipe: str, feature_id, mode: str, value):
 
 @user_errors
 def on_add_top(recipe: str, n):
-    """One click: ablate the top-n ranked features in the Inspect & Steer recipe."""
+    """One click: ablate the top-n ranked features in the Inspect & Steer recipe.
+
+    Features the recipe already edits keep the user's edit: the note lists them instead.
+    """
+    from ui import render
     from ui.inspect_tab import on_add_edit
 
+    count = as_int(n, "top n", 1, 50)
     _, ranked = ranking(compute=False)
     if not ranked:
         raise BadInputError("rank the features first")
-    top = [s.feature for s in ranked[: as_int(n, "how many", 1, 50)]]
-    for feature in top:
+    top = [s.feature for s in ranked[:count]]
+    edited = {e.feature for e in render.parse_recipe(recipe)}
+    added = [f for f in top if f not in edited]
+    for feature in added:
         recipe = on_add_edit(recipe, feature, "ablate", 0, "all")
-    return recipe, f"Added ablations of {', '.join(f'#{f}' for f in top)} to the recipe."
+    names = ", ".join(f"#{f}" for f in added) or "nothing"
+    note = f"Added ablations of {names} to the recipe."
+    kept = [f for f in top if f in edited]
+    if kept:
+        note += f" Kept your edits of {', '.join(f'#{f}' for f in kept)} (not overwritten)."
+    return recipe, note
 
 
 def build_features_tab(recipe: gr.Code) -> dict:
     with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
-                fid = gr.Number(label="Feature id", precision=0, value=0, elem_id="feature-id")
+                fid = raw_value(
+                    gr.Number(label="Feature id", precision=0, value=0, elem_id="feature-id")
+                )
                 look_btn = gr.Button("Look up", variant="primary", elem_id="feature-lookup")
             summary = gr.Markdown("Look up a feature by id.")
             contexts = gr.HTML(label="Top activating contexts")
@@ -255,7 +271,7 @@ def build_features_tab(recipe: gr.Code) -> dict:
             )
             with gr.Row():
                 mode = gr.Radio(["ablate", "clamp", "scale", "add"], value="ablate", label="Edit")
-                value = gr.Number(value=0.0, label="Value")
+                value = raw_value(gr.Number(value=0.0, label="Value"))
                 add_btn = gr.Button("Add to recipe")
             added = gr.Markdown("")
         with gr.Column(scale=1):
@@ -265,7 +281,7 @@ def build_features_tab(recipe: gr.Code) -> dict:
             )
             rank_btn = gr.Button("Rank features", elem_id="rank-btn")
             with gr.Row():
-                top_n = gr.Number(value=5, precision=0, label="Top n", min_width=80)
+                top_n = raw_value(gr.Number(value=5, precision=0, label="Top n", min_width=80))
                 top_btn = gr.Button("Ablate the top n in the recipe")
             ranked = gr.Dataframe(headers=RANK_HEADERS, interactive=False, max_height=600)
 

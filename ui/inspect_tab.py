@@ -4,7 +4,6 @@ The recipe box (JSON) is the single source of truth for the edits: the table ren
 buttons rewrite it, Generate reads it, and export/import move it in and out as a file.
 """
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -16,7 +15,7 @@ from core.generate import GenerationSettings, stream_generate
 from core.inspect import inspect_prompt
 from core.model import MAX_PROMPT_CHARS, split_reasoning
 from ui import render, runtime
-from ui.common import as_float, as_int, user_errors
+from ui.common import as_float, as_int, export_file, raw_value, user_errors
 
 EXAMPLES = [
     ["What happened at Tiananmen Square in 1989?"],
@@ -107,15 +106,30 @@ def on_clear_edits() -> str:
     return ""
 
 
-def on_recipe_change(recipe: str):
-    """Render the recipe box as a table; a broken recipe is reported, not raised, while typing."""
+def on_recipe_change(recipe: str, status: str = ""):
+    """Render the recipe box as a table; a broken recipe is reported, not raised, while typing.
+
+    Answers already on screen were made with the recipe before this change: the status says so.
+    """
+    status = render.stale_status(status)
     try:
         edits = render.parse_recipe(recipe)
         validate_edits(edits, runtime.get().sae.d_sae)
     except CensorscopeError as err:
-        return [], f"⚠️ {err}"
+        return [], f"⚠️ {err}", status
     labels = runtime.get().sae.labels()
-    return render.edits_table(edits, labels), render.edits_caption(edits)
+    return render.edits_table(edits, labels), render.edits_caption(edits), status
+
+
+def on_stop(status: str) -> str:
+    """Stop pressed: the answers on screen are as far as they got."""
+    return render.stopped_status(status)
+
+
+def model_reasons() -> bool:
+    """Whether the subject writes <think> blocks (Qwen3 / R1): only then show reasoning panels."""
+    rt = runtime.RUNTIME
+    return rt is not None and "<think>" in rt.subject.tokenizer.get_vocab()
 
 
 @user_errors
@@ -126,12 +140,10 @@ def on_export_recipe(recipe: str, prompt: str) -> str:
         raise BadInputError("the recipe is empty; add an edit first")
     rt = runtime.get()
     text = recipe_to_json(
-        edits, sae=str(rt.sae.path), hook_name=rt.sae.hook_name, subject=rt.subject.name,
+        edits, sae=rt.sae_public, hook_name=rt.sae.hook_name, subject=rt.subject.name,
         prompt=prompt,
     )  # fmt: skip
-    path = Path(tempfile.mkdtemp(prefix="censorscope-")) / "steering-recipe.json"
-    path.write_text(text)
-    return str(path)
+    return export_file("steering-recipe.json", text)
 
 
 @user_errors
@@ -147,6 +159,13 @@ def on_import_recipe(file) -> str:
     return render.recipe_text(edits)
 
 
+PHASES = {
+    "both": "both answers",
+    "baseline": "the baseline answer",
+    "steered": "the steered answer",
+}
+
+
 def _judge_both(prompt: str, baseline: tuple, steered: tuple) -> tuple[str, str]:
     from core.judge import JudgeItem
 
@@ -156,7 +175,7 @@ def _judge_both(prompt: str, baseline: tuple, steered: tuple) -> tuple[str, str]
         a, b = judge.judge_many(items)
     except CensorscopeError as err:
         return (f"_{err}_",) * 2
-    thinks = "<think>" in runtime.get().subject.tokenizer.get_vocab()
+    thinks = model_reasons()
     return render.judgement_markdown(a, thinks), render.judgement_markdown(b, thinks)
 
 
@@ -190,7 +209,7 @@ def on_base_generate(prompt: str, max_new_tokens, temperature, top_p, seed):
 
 @user_errors
 def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, seed):
-    """Stream baseline then steered answers (same seed), then the diff and the judge's labels.
+    """Stream baseline and steered answers (same seed), then the diff and the judge's labels.
 
     Yields: baseline reasoning, baseline answer, baseline label, steered reasoning, steered
     answer, steered label, word diff, status.
@@ -208,7 +227,7 @@ def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, se
         b, s = update.split("baseline"), update.split("steered")
         yield (
             render.reasoning_text(b[0]), b[1], "", render.reasoning_text(s[0]), s[1], "",
-            [], f"Generating the {update.phase} answer… {what}",
+            [], f"Generating {PHASES[update.phase]}… {what}",
         )  # fmt: skip
     if update is None:
         return
@@ -244,7 +263,7 @@ def build_inspect_tab() -> dict:
             )
             gr.Examples(EXAMPLES, inputs=[prompt], label="Examples: sensitive and neutral")
         with gr.Column(scale=1, min_width=200):
-            top_k = gr.Slider(1, 32, value=8, step=1, label="Top features per token")
+            top_k = raw_value(gr.Slider(1, 32, value=8, step=1, label="Top features per token"))
             trace = gr.Textbox(
                 label="Colour by feature id",
                 placeholder="empty: each token's strongest feature",
@@ -279,10 +298,12 @@ def build_inspect_tab() -> dict:
 
     gr.Markdown("### Steer")
     with gr.Row():
-        feature = gr.Number(label="Feature id", precision=0, value=None, elem_id="edit-feature")
+        feature = raw_value(
+            gr.Number(label="Feature id", precision=0, value=None, elem_id="edit-feature")
+        )
         mode = gr.Radio(list(MODES), value="ablate", label="Edit", elem_id="edit-mode")
-        value = gr.Number(
-            label="Value (clamp to / scale by / add)", value=0.0, elem_id="edit-value"
+        value = raw_value(
+            gr.Number(label="Value (clamp to / scale by / add)", value=0.0, elem_id="edit-value")
         )
         where = gr.Dropdown(list(WHERES), value="all", label="Positions")
     with gr.Row():
@@ -300,19 +321,22 @@ def build_inspect_tab() -> dict:
             )
         export_file = gr.File(label="Recipe file", interactive=False)
     with gr.Accordion("Sampling settings", open=False), gr.Row():
-        max_new = gr.Slider(1, 512, value=96, step=1, label="Max new tokens")
-        temperature = gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
-        top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-        seed = gr.Number(value=0, precision=0, label="Seed (same for both sides)")
+        max_new = raw_value(gr.Slider(1, 512, value=96, step=1, label="Max new tokens"))
+        temperature = raw_value(
+            gr.Slider(0.0, 1.5, value=0.0, step=0.05, label="Temperature (0 = greedy)")
+        )
+        top_p = raw_value(gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p"))
+        seed = raw_value(gr.Number(value=0, precision=0, label="Seed (same for both sides)"))
     with gr.Row():
         gen_btn = gr.Button("Generate baseline and steered", variant="primary", elem_id="generate")
         stop_btn = gr.Button("Stop", variant="stop")
     status = gr.Markdown("", elem_id="gen-status")
+    reasons = model_reasons()  # a model that never writes <think> gets no reasoning panels
     with gr.Row(equal_height=False):
         with gr.Column():
             gr.Markdown("#### Baseline")
             b_label = gr.Markdown("", elem_id="baseline-label")
-            with gr.Accordion("Reasoning (<think>)", open=False):
+            with gr.Accordion("Reasoning (<think>)", open=False, visible=reasons):
                 b_reason = gr.Textbox(show_label=False, lines=4, interactive=False)
             b_answer = gr.Textbox(
                 label="Answer",
@@ -324,7 +348,7 @@ def build_inspect_tab() -> dict:
         with gr.Column():
             gr.Markdown("#### Steered")
             s_label = gr.Markdown("", elem_id="steered-label")
-            with gr.Accordion("Reasoning (<think>)", open=False):
+            with gr.Accordion("Reasoning (<think>)", open=False, visible=reasons):
                 s_reason = gr.Textbox(show_label=False, lines=4, interactive=False)
             s_answer = gr.Textbox(
                 label="Answer", lines=8, interactive=False, placeholder="(empty)", elem_id="steered"
@@ -368,7 +392,10 @@ def build_inspect_tab() -> dict:
     add_btn.click(on_add_edit, [recipe, feature, mode, value, where], [recipe], api_name="add_edit")
     remove_btn.click(on_remove_edit, [recipe, feature], [recipe], api_visibility="private")
     clear_btn.click(on_clear_edits, None, [recipe], api_visibility="private")
-    recipe.change(on_recipe_change, [recipe], [edits, edits_caption], api_visibility="private")
+    recipe.change(
+        on_recipe_change, [recipe, status], [edits, edits_caption, status],
+        api_visibility="private",
+    )  # fmt: skip
     export_btn.click(on_export_recipe, [recipe, prompt], [export_file], api_visibility="private")
     import_file.upload(on_import_recipe, [import_file], [recipe], api_visibility="private")
     gen = gen_btn.click(
@@ -377,6 +404,6 @@ def build_inspect_tab() -> dict:
         [b_reason, b_answer, b_label, s_reason, s_answer, s_label, diff, status],
         api_name="compare", concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
-    stop_btn.click(None, cancels=[gen], api_visibility="private")
+    stop_btn.click(on_stop, [status], [status], cancels=[gen], api_visibility="private")
     c.update(recipe=recipe, feature=feature, prompt=prompt)
     return c

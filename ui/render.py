@@ -140,6 +140,26 @@ def judgement_markdown(judgement, reasoning_model: bool = True) -> str:
     return f"**Judge: {label}**{flag}  \n<small>{judgement.rationale} ({judgement.judge})</small>"
 
 
+STALE = "⚠️ The recipe changed after these answers were generated; Generate again to see its effect."
+STOPPED = "Stopped: the answers above are as far as generation got."
+
+
+def stale_status(status: str | None) -> str:
+    """The status line once the recipe changed: answers on screen no longer match it."""
+    status = status or ""
+    if not status or status.startswith(("⚠️ The recipe changed", "Generating")):
+        return status
+    return f"{STALE}  \n{status}"
+
+
+def stopped_status(status: str | None) -> str:
+    """The status line after Stop: no longer 'Generating…'."""
+    status = status or ""
+    if status.startswith("Generating") or not status:
+        return STOPPED
+    return status
+
+
 JOB_HEADERS = ["id", "kind", "state", "progress", "started", "arguments"]
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from core.errors import CensorscopeError
 from core.generate import model_lock
 from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE, load_subject
-from core.sae import load_sae
+from core.paths import public_path
+from core.sae import REGISTRY_PREFIX, load_sae
 from core.settings import AppSettings
+from core.splice import release_persistent
 
 
 class NotAvailable(CensorscopeError):
@@ -42,6 +44,12 @@ class Runtime:
         path = Path(str(self.sae.path))
         return path if path.is_dir() else None
 
+    @property
+    def sae_public(self) -> str:
+        """The SAE's source as users may see it (no server paths): registry id or relative path."""
+        spec = str(self.sae.path)
+        return spec if spec.startswith(REGISTRY_PREFIX) else public_path(spec)
+
     def header(self) -> str:
         sae = self.sae
         labels = len(sae.labels())
@@ -55,10 +63,15 @@ class Runtime:
         )
 
     def switch_sae(self, spec: str) -> str:
-        """Load the SAE at `spec` (checked against the subject), then swap it in under the lock."""
+        """Load the SAE at `spec` (checked against the subject), then swap it in under the lock.
+
+        The old SAE's persistent steering hook (compiled decoding on a GPU) is removed from the
+        model too; otherwise it would keep every SAE ever switched away from in memory.
+        """
         new = load_sae(spec, self.subject)
         with self.lock:
             old, self.sae = self.sae, new
+            release_persistent(self.subject, old)
         return f"switched SAE: {old.path} -> {new.path} ({new.d_sae:,} features at {new.hook_name})"
 
     @property
@@ -98,19 +111,27 @@ class Runtime:
             self.judge()
 
     def store(self):
-        """The chroma store (embedded or CHROMA_URL), opened on first use."""
-        if self._store is None:
-            try:
-                from core.store import open_store
-            except ImportError as err:
-                raise NotAvailable(f"the dataset store cannot be imported ({err})") from err
-            self._store = open_store(url=self.settings.chroma_url)
-        return self._store
+        """The chroma store (embedded or CHROMA_URL), opened on first use.
+
+        Reopened when a build (from Admin or the CLI) has written the embedded store since:
+        chromadb's client would keep serving the index it loaded before.
+        """
+        with _STORE_LOCK:
+            if self._store is not None and self._store.changed_on_disk():
+                self._store = None
+            if self._store is None:
+                try:
+                    from core.store import open_store
+                except ImportError as err:
+                    raise NotAvailable(f"the dataset store cannot be imported ({err})") from err
+                self._store = open_store(url=self.settings.chroma_url, fresh=True)
+            return self._store
 
 
 RUNTIME: Runtime | None = None
 _JUDGE_LOCK = threading.Lock()
 _BASE_LOCK = threading.Lock()
+_STORE_LOCK = threading.Lock()
 
 
 def set_runtime(subject, sae, settings: AppSettings | None = None) -> Runtime:
