@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     study.add_argument("--device", default="cpu")
     report = sub.add_parser("report", help="judged outcomes, recovery, KL to base, per condition")
     report.add_argument("--device", default="cpu")
+    report.add_argument(
+        "--rejudge", action="store_true", help="reuse the saved recovery and cost; judge again"
+    )
     search = sub.add_parser("search", help="patching bound, recipe search, direction baselines")
     search.add_argument("--device", default="cpu")
     search.add_argument("--sae", default=None, help="SAE folder (default: the organism's)")
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from organism.report import report as run_report
 
-        out = run_report(args.device)
+        out = run_report(args.device, rejudge=args.rejudge)
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False, default=str)
     print()
     return 0

@@ -58,19 +58,11 @@ def _judged(judge, rows: list[dict]) -> tuple[dict, list]:
     return rates_by_category(rows, [j.label for j in js]), js
 
 
-def report(device: str = "cpu") -> dict:
-    from core.model import load_subject
+def _measure(device: str, gen: dict, raw: dict, organism, base) -> dict[str, dict]:
+    """Recovery and KL/CE of every condition (the part that needs forward passes)."""
     from core.sae import load_sae
 
-    gen = json.loads((RESULTS / "steering_organism_generations.json").read_text())
-    raw = json.loads((RESULTS / "steering_study_raw.json").read_text())
-    torch.set_num_threads(2)
-    organism = load_subject(
-        "embedded", device=device, dtype=torch.float32, adapter=str(ADAPTER_DIR)
-    )
-    base = load_subject("embedded", device=device, dtype=torch.float32)
     sae = load_sae(str(STANDIN_SAE), organism)
-    judge = make_judge("offline", reference_nll=reference_nll(base))
     control = control_texts()
     test = gen["organism_sensitive"]
     org_answers = [r["answer"] for r in test]
@@ -79,32 +71,73 @@ def report(device: str = "cpu") -> dict:
         raise ValueError("the saved base and organism answers are not for the same prompts")
     _log("recovery reference: organism and base log-likelihoods")
     ref = recovery_reference(organism, base, test, org_answers, base_answers)
-
-    conditions: dict[str, dict] = {
+    n = len(test)
+    out: dict[str, dict] = {
         "base model (no LoRA)": {
-            "sensitive": gen["base_sensitive"],
-            "control": gen["base_control"],
-            "recovery": 1.0,
+            "recovery_result": {"overall": {"mean": 1.0, "note": "by definition"},
+                                "by_topic": None, "per_prompt": [1.0] * n},
             "cost_vs_base": {"kl": 0.0, "ce_increase_pct": 0.0},
         },
         "organism": {
-            "sensitive": gen["organism_sensitive"],
-            "control": gen["organism_control"],
-            "recovery": 0.0,
+            "recovery_result": {"overall": {"mean": 0.0, "note": "by definition"},
+                                "by_topic": None, "per_prompt": [0.0] * n},
             "cost_vs_base": next_token_cost(organism, control, BASELINE, reference=base).to_json(),
         },
-    }
+    }  # fmt: skip
     for name, iv in _interventions(raw, sae).items():
         _log(f"{name}: recovery and cost")
-        run = raw["test"][name]
-        conditions[name] = {
+        out[name] = {
             "intervention": iv.to_json(),
-            "sensitive": run["sensitive"],
-            "control": run["control"],
             "recovery_result": recovery(organism, iv, ref).to_json(),
             "cost_vs_base": next_token_cost(organism, control, iv, reference=base).to_json(),
             "cost_vs_organism": next_token_cost(organism, control, iv).to_json(),
         }
+    return out
+
+
+def _saved_measures() -> dict[str, dict]:
+    """Recovery and cost from the last full report (organism_study.json and its rows)."""
+    saved = json.loads((RESULTS / "organism_study.json").read_text())
+    out = {}
+    for name, c in saved["conditions"].items():
+        rows = [json.loads(x) for x in (ROWS_DIR / f"{slug(name)}.jsonl").read_text().splitlines()]
+        out[name] = {
+            "recovery_result": {"overall": c["recovery"], "by_topic": c["recovery_by_topic"],
+                                "per_prompt": [r["recovery"] for r in rows]},
+            "cost_vs_base": c["cost_vs_base"],
+        }  # fmt: skip
+        for key in ("cost_vs_organism", "intervention"):
+            if key in c:
+                out[name][key] = c[key]
+    return out
+
+
+def report(device: str = "cpu", rejudge: bool = False) -> dict:
+    """Everything from the saved answers; `rejudge` reuses the saved recovery and cost (no
+    forward passes but the judge's word-salad check) and judges again."""
+    from core.model import load_subject
+
+    gen = json.loads((RESULTS / "steering_organism_generations.json").read_text())
+    raw = json.loads((RESULTS / "steering_study_raw.json").read_text())
+    torch.set_num_threads(2)
+    base = load_subject("embedded", device=device, dtype=torch.float32)
+    if rejudge:
+        measures = _saved_measures()
+    else:
+        adapter = str(ADAPTER_DIR)
+        organism = load_subject("embedded", device=device, dtype=torch.float32, adapter=adapter)
+        measures = _measure(device, gen, raw, organism, base)
+    judge = make_judge("offline", reference_nll=reference_nll(base))
+    test = gen["organism_sensitive"]
+    answers = {
+        "base model (no LoRA)": (gen["base_sensitive"], gen["base_control"]),
+        "organism": (gen["organism_sensitive"], gen["organism_control"]),
+        **{name: (run["sensitive"], run["control"]) for name, run in raw["test"].items()},
+    }
+    conditions = {
+        name: {"sensitive": answers[name][0], "control": answers[name][1], **m}
+        for name, m in measures.items()
+    }
 
     out: dict = {
         "what": "organism steering study, re-judged from saved answers on held-out test topics",
@@ -120,13 +153,13 @@ def report(device: str = "cpu") -> dict:
         _log(f"{name}: judging")
         rates, js = _judged(judge, c["sensitive"])
         crates, cjs = _judged(judge, c["control"])
-        rec = c.get("recovery_result")
-        per_prompt = rec["per_prompt"] if rec else [c["recovery"]] * len(test)
+        rec = c["recovery_result"]
+        per_prompt = rec["per_prompt"]
         entry = {
             "sensitive": rates,
             "control": crates,
-            "recovery": rec["overall"] if rec else {"mean": c["recovery"], "note": "by definition"},
-            "recovery_by_topic": rec["by_topic"] if rec else None,
+            "recovery": rec["overall"],
+            "recovery_by_topic": rec["by_topic"],
             "cost_vs_base": c["cost_vs_base"],
         }
         if "cost_vs_organism" in c:
@@ -159,6 +192,8 @@ def report(device: str = "cpu") -> dict:
         write_jsonl(ROWS_DIR / f"{slug(name)}_control.jsonl", crow)
     path = RESULTS / "organism_study.json"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False))
+    if rejudge:
+        rejudge_search(judge)
     plot(out, RESULTS / "organism_study.png")
     return summary(out)
 
@@ -211,3 +246,27 @@ def plot(out: dict, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def rejudge_search(judge) -> dict:
+    """Judge the search study's saved test answers again (organism_search.json and its rows)."""
+    path = RESULTS / "organism_search.json"
+    if not path.exists():
+        return {}
+    out = json.loads(path.read_text())
+    for name, cond in out["test"].items():
+        rows_path = ROWS_DIR / f"search_{slug(name)}.jsonl"
+        if not rows_path.exists():
+            cond["sensitive"] = {"note": "answers not saved; not re-judged"}
+            continue
+        rows = [json.loads(x) for x in rows_path.read_text().splitlines()]
+        rates, js = _judged(judge, rows)
+        cond["sensitive"] = rates
+        cond["control"] = {"note": "the control answers of this run were not saved; not re-judged"}
+        for r, j in zip(rows, js, strict=True):
+            r["label"], r["rationale"] = j.label, j.rationale
+        write_jsonl(rows_path, rows)
+    out["test"] = {k: v for k, v in out["test"].items() if "note" not in v.get("sensitive", {})}
+    out["judge"] = judge.name + " + base-model NLL word-salad check (re-judged from saved answers)"
+    path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))
+    return out

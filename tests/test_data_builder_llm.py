@@ -58,6 +58,15 @@ def llm_config(stub, topics, **kw):
     )
 
 
+def wordy(subject, prompts, settings, batch_size=8):
+    """Answers with words in them: the tiny model writes only whitespace, which the judge's
+    rules call broken before any LLM is asked."""
+    from core.generate import Generation
+
+    text = "This is a complex and sensitive topic; please consult official sources."
+    return [Generation(p, text, None, text, 12, 0.0, None, text) for p in prompts]
+
+
 def test_llm_generation_and_judging_resume(llm_env, tiny_subject):
     _, topics = llm_env
     # First topic: a 429 and a 500 (retried), then malformed JSON three times -> topic skipped.
@@ -69,7 +78,7 @@ def test_llm_generation_and_judging_resume(llm_env, tiny_subject):
         ("reply", '{"prompts": []}'),
     ]
     with OpenAIStub(script, default=fake_llm) as stub:
-        first = build(llm_config(stub, topics), subject=tiny_subject)
+        first = build(llm_config(stub, topics), subject=tiny_subject, generate=wordy)
         gen_calls = [r for r in stub.requests if "Write diverse" in r["messages"][0]["content"]]
     assert first["generator"] == "llm" and first["judge"] == "llm:gpt-4.1-mini"
     assert first["prompts_added"] == 8  # two topics x four prompts; the malformed topic is left
@@ -80,7 +89,7 @@ def test_llm_generation_and_judging_resume(llm_env, tiny_subject):
     assert len(gen_calls) == 7  # 2 errors + 3 malformed for topic one, 1 each for the others
 
     with OpenAIStub(default=fake_llm) as stub:
-        again = build(llm_config(stub, topics), subject=tiny_subject)
+        again = build(llm_config(stub, topics), subject=tiny_subject, generate=wordy)
         gen_calls = [r for r in stub.requests if "Write diverse" in r["messages"][0]["content"]]
     assert len(gen_calls) == 1  # only the topic that failed is asked again
     assert again["prompts_added"] == 4 and again["answers_added"] == 4 and again["judged"] == 4
@@ -99,12 +108,12 @@ def test_judge_outage_keeps_answers_and_resumes(llm_env, tiny_subject):
         return ("status", 500)
 
     with OpenAIStub(default=judge_down) as stub, pytest.raises(LlmError, match="still failing"):
-        build(llm_config(stub, topics, api_retries=1), subject=tiny_subject)
+        build(llm_config(stub, topics, api_retries=1), subject=tiny_subject, generate=wordy)
     store = open_store()
     assert store.count("answers") == 12  # every answer survives the judge outage
     assert {r["metadata"]["label"] for r in store.get("answers")} == {"pending"}
     with OpenAIStub(default=fake_llm) as stub:
-        resumed = build(llm_config(stub, topics), subject=tiny_subject)
+        resumed = build(llm_config(stub, topics), subject=tiny_subject, generate=wordy)
     assert resumed["prompts_added"] == 0 and resumed["answers_added"] == 0
     assert resumed["judged"] == 12
     assert {r["metadata"]["label"] for r in store.get("answers")} == {"deflection"}
