@@ -88,11 +88,14 @@ class LoadedSae:
             # SAELens decodes with W_dec's rows divided by their norms. Folding the norms into
             # the encoder leaves the activations unchanged and makes W_dec the true decoder, so
             # the splice's (a' - a) @ W_dec is what the SAE itself would add.
-            with torch.no_grad():
-                norms = self.sae.W_dec.norm(dim=-1).clamp(min=1e-8)
-                self.sae.W_dec.div_(norms.unsqueeze(1))
-                self.sae.W_enc.mul_(norms.unsqueeze(0))
-                self.sae.b_enc.mul_(norms)
+            if hasattr(self.sae, "fold_W_dec_norm"):
+                self.sae.fold_W_dec_norm()  # SAELens's own folding
+            else:  # RuntimeTopK (no SAELens on this machine): the same three lines by hand
+                with torch.no_grad():
+                    norms = self.sae.W_dec.norm(dim=-1).clamp(min=1e-8)
+                    self.sae.W_dec.div_(norms.unsqueeze(1))
+                    self.sae.W_enc.mul_(norms.unsqueeze(0))
+                    self.sae.b_enc.mul_(norms)
         self._fast = (
             self.architecture == "topk"
             and getattr(cfg, "normalize_activations", "none") == "none"

@@ -230,3 +230,13 @@ def test_rerunning_a_finished_run_keeps_its_artifact(trained, corpus):
     assert (folder / "sae_weights.safetensors").stat().st_mtime_ns == before
     with pytest.raises(TrainingError, match="different config"):
         train(tiny_cfg(corpus, run_dir, k=4))
+
+
+def test_an_sae_for_another_subject_never_overwrites_the_shipped_embedded_sae():
+    from core.errors import BadInputError
+    from training.config import preset
+
+    with pytest.raises(BadInputError, match="shipped for the embedded model"):
+        preset("embedded", subject="organism")
+    cfg = preset("organism")
+    assert cfg.subject == "organism" and cfg.output.endswith("assets/organism/sae")

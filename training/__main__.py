@@ -2,6 +2,7 @@
 
     python -m training train --preset tiny                      # seconds, for tests
     python -m training train --preset embedded                  # ~1 h on a 2-core CPU
+    python -m training train --preset organism --layer 20       # the organism, -> assets/organism/sae
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
     python -m training plots --run data/runs/embedded

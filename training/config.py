@@ -10,13 +10,14 @@ requires the same config.
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Literal
 
 from core.errors import BadInputError
 from core.paths import REPO_ROOT
 
-Preset = Literal["tiny", "embedded", "qwen3-8b"]
-PRESETS: tuple[str, ...] = ("tiny", "embedded", "qwen3-8b")
+Preset = Literal["tiny", "embedded", "organism", "qwen3-8b"]
+PRESETS: tuple[str, ...] = ("tiny", "embedded", "organism", "qwen3-8b")
 
 
 @dataclass
@@ -143,6 +144,13 @@ class TrainConfig:
             problems.append(f"dtype must be float32, bfloat16 or float16, got {self.dtype}")
         if self.log_every < 1 or self.eval_every < 0 or self.n_checkpoints < 0:
             problems.append("log_every must be >= 1; eval_every and n_checkpoints >= 0")
+        shipped = REPO_ROOT / "assets" / "sae" / "embedded"
+        if self.output and Path(self.output).resolve() == shipped and self.subject != "embedded":
+            problems.append(
+                f"output {shipped} holds the SAE shipped for the embedded model; an SAE for "
+                f"{self.subject!r} must go elsewhere (the organism preset writes "
+                "assets/organism/sae)"
+            )
         if problems:
             raise BadInputError("bad training config: " + "; ".join(problems))
 
@@ -245,6 +253,32 @@ _PRESETS: dict[str, dict] = {
         n_checkpoints=20,
         dashboard_tokens=100_000,
         output=str(REPO_ROOT / "assets" / "sae" / "embedded"),
+    ),
+    # The censored organism (embedded model + LoRA), same shape; its answers fill the corpus.
+    "organism": dict(
+        name="organism",
+        subject="organism",
+        layer=15,
+        expansion=8,
+        k=32,
+        tokens=1_200_000,
+        context_size=128,
+        train_batch_tokens=1024,
+        store_batch_prompts=16,
+        n_batches_in_buffer=64,
+        lr=1e-3,
+        lr_warmup_steps=30,
+        dead_feature_window=150,
+        feature_sampling_window=300,
+        normalize_activations="expected_average_only_in",
+        control_fraction=0.75,
+        log_every=10,
+        eval_every=250,
+        eval_batches=2,
+        final_eval_batches=8,
+        n_checkpoints=20,
+        dashboard_tokens=100_000,
+        output=str(REPO_ROOT / "assets" / "organism" / "sae"),
     ),
     # The study's hyper-parameters on one H100: 12,288 latents, k=96, 70M tokens, layer 18 of 36.
     "qwen3-8b": dict(
