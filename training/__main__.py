@@ -4,6 +4,7 @@
     python -m training train --preset embedded                  # ~1 h on a 2-core CPU
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
+    python -m training dashboard --sae assets/organism/sae_standin --subject organism
     python -m training plots --run data/runs/embedded
     python -m training jobs start train -- --preset tiny
     python -m training jobs list | status ID | tail ID | cancel ID
@@ -22,7 +23,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
-import random  # noqa: E402
 import sys  # noqa: E402
 import types
 import typing
@@ -116,8 +116,8 @@ def _progress(done: int, total: int) -> None:
 def cmd_dashboard(args) -> dict:
     from core.model import load_subject
     from core.sae import load_sae
+    from training.annotated import dashboard_records
     from training.dashboard import build_dashboard
-    from training.data import read_source
 
     card = (
         json.loads((Path(args.sae) / "card.json").read_text())
@@ -129,20 +129,16 @@ def cmd_dashboard(args) -> dict:
         raise CensorscopeError(f"{args.sae} does not name its subject; pass --subject")
     subject = load_subject(source, device=args.device)
     sae = load_sae(args.sae, subject)
-    if args.dataset:
-        both = read_source(args.dataset, "censorship") + read_source(args.dataset, "control")
-        texts = list(dict.fromkeys(both))
-    else:
-        from training.corpus import offline_corpus
-
-        censor, control, _ = offline_corpus(
-            subject, n_answers=card.get("train_config", {}).get("answers", 160)
-        )
-        texts = censor + control
-        random.Random(0).shuffle(texts)  # chat and prose interleaved, as in training
-    context = args.context_size or card.get("train_config", {}).get("context_size", 128)
-    out = build_dashboard(sae, subject, texts, args.sae, n_tokens=args.tokens, context_size=context)
-    return {"dashboard": str(out), "html": str(out / "index.html")}
+    kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
+    if args.source == "recorded":
+        kwargs.update(n_sensitive=args.sensitive, n_control=args.control)
+    records = dashboard_records(args.source, **kwargs)
+    context = args.context_size or 192
+    out = build_dashboard(
+        sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context
+    )
+    summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
+    return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 
 
 def cmd_plots(args) -> dict:
@@ -190,9 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="build the feature dashboard of an SAE folder")
     p.add_argument("--sae", required=True, help="SAE artifact folder")
     p.add_argument("--subject", help="model source (default: the one in card.json)")
-    p.add_argument("--dataset", help="text source to scan (default: the offline corpus)")
-    p.add_argument("--tokens", type=int, default=100_000, help="tokens to scan")
-    p.add_argument("--context-size", type=int, default=None, help="tokens per context")
+    p.add_argument(
+        "--source",
+        default="recorded",
+        help="recorded (the steering study's judged organism + base answers, and prose) | "
+        "builder (the dataset builder's judged answers) | a text file or folder",
+    )
+    p.add_argument("--sensitive", type=int, default=160, help="recorded: sensitive prompts")
+    p.add_argument("--control", type=int, default=60, help="recorded: everyday prompts")
+    p.add_argument("--prose", type=int, default=80, help="plain-prose chunks added")
+    p.add_argument("--tokens", type=int, default=100_000, help="at most this many tokens")
+    p.add_argument("--context-size", type=int, default=None, help="max tokens per record")
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dashboard)
