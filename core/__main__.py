@@ -6,6 +6,7 @@
     python -m core discover --help      # rank features that fire on censored vs other texts
     python -m core evaluate --help      # judged outcomes, recovery and KL/CE cost of a recipe
     python -m core judge --help         # label answers from any source; calibrate the judge
+    python -m core features --search "refusal"   # features by meaning (labels + contexts)
 
 --model takes embedded (default), tiny, a folder, a .gguf file or a hub id; --sae a SAELens folder
 or registry:RELEASE:SAE_ID (default: the SAE shipped for the embedded model). Errors print one
@@ -57,11 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from core.discovery import add_discover_parser
     from core.evaluate import add_evaluate_parser
+    from core.features_cli import add_features_parser
     from core.judge_cli import add_judge_parser
 
     add_discover_parser(sub)
     add_evaluate_parser(sub)
     add_judge_parser(sub)
+    add_features_parser(sub)
     return parser
 
 
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.discovery import run_discover
     from core.evaluate import run_evaluate
+    from core.features_cli import run_features
     from core.judge_cli import run_judge
 
     runners = {
@@ -150,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "discover": run_discover,
         "evaluate": run_evaluate,
         "judge": run_judge,
+        "features": run_features,
     }
     try:
         out = runners[args.command](args)

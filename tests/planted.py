@@ -8,6 +8,7 @@ to win its TopK slot.
 
 import random
 
+import pytest
 import torch
 
 from tests.conftest import build_tiny_sae
@@ -80,3 +81,17 @@ def planted_sae(subject, records: list[Record]):
         sae.sae.W_enc[:, PLANTED] = direction * scale
         sae.sae.b_enc[PLANTED] = -threshold * scale
     return sae, word_id[0]
+
+
+@pytest.fixture(scope="session")
+def planted(tiny_subject, tmp_path_factory):
+    """(subject, sae, SAE folder with dashboard + labels, records, the word's token id)."""
+    from core.sae import save_sae
+    from training.dashboard import build_dashboard
+
+    records = planted_records()
+    sae, word_id = planted_sae(tiny_subject, records)
+    folder = save_sae(sae.sae, tmp_path_factory.mktemp("planted") / "sae", sae.card)
+    sae.path = str(folder)
+    build_dashboard(sae, tiny_subject, records, folder)
+    return tiny_subject, sae, folder, records, word_id

@@ -3,23 +3,9 @@
 import json
 
 import numpy as np
-import pytest
 
 from core.labels import Evidence, Rule, accuracy, sample_windows
-from tests.planted import PLANTED, WORD, planted_records, planted_sae
-
-
-@pytest.fixture(scope="module")
-def planted(tiny_subject, tmp_path_factory):
-    from core.sae import save_sae
-    from training.dashboard import build_dashboard
-
-    records = planted_records()
-    sae, word_id = planted_sae(tiny_subject, records)
-    folder = save_sae(sae.sae, tmp_path_factory.mktemp("planted") / "sae", sae.card)
-    sae.path = str(folder)
-    build_dashboard(sae, tiny_subject, records, folder)
-    return tiny_subject, sae, folder, records, word_id
+from tests.planted import PLANTED, WORD
 
 
 def _evidence(subject, sae, records):
