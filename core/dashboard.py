@@ -158,7 +158,7 @@ def feature_range(store: Store, feature: int) -> tuple[float, float]:
     return float(store.t["median"][feature]), float(store.t["p99"][feature])
 
 
-def _example(store: Store, f: int, slot: int) -> TopContext | None:
+def example(store: Store, f: int, slot: int) -> TopContext | None:
     t = store.t
     flat = int(t["ex_token"][f, slot])
     if flat < 0:
@@ -189,7 +189,7 @@ def load_feature_dashboard(sae_dir: str | Path, feature_id: int) -> FeatureDashb
     f = int(feature_id)
     top, levels = [], {}
     for slot in range(t["ex_token"].shape[1]):
-        ex = _example(store, f, slot)
+        ex = example(store, f, slot)
         if ex is None:
             continue
         level = int(t["ex_level"][f, slot])

@@ -38,6 +38,7 @@ PHRASES = {
     ("region", "text"): "plain prose",
     ("model", "organism"): "written by the organism",
     ("model", "base"): "written by the base model",
+    ("model", "hand-written"): "in hand-written answers",
     ("kind", "sensitive"): "in sensitive conversations",
     ("kind", "control"): "in everyday conversations",
     ("lang", "zh"): "in Chinese",
@@ -313,7 +314,7 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
            "detection": None, "n_test": 0}  # fmt: skip
     if fit_mask is ev.explain:
         test = sample_windows(ev, f, ev.heldout, N_TEST, rng)
-        if test is not None and test.active.sum() >= MIN_TEST:
+        if test is not None:  # scored however few; the summary's headline needs MIN_TEST
             out["detection"] = round(accuracy(ev, best, test), 3)
             out["n_test"] = len(test.centre)
     return out
@@ -334,7 +335,7 @@ def label_features(ev: Evidence, seed: int = 0, progress=None) -> tuple[dict, di
 
 def summarise(ev: Evidence, labels: dict, rng) -> dict:
     """Mean detection accuracy, and the same with each label applied to another latent."""
-    scored = [f for f, lab in labels.items() if lab["detection"] is not None]
+    scored = [f for f, lab in labels.items() if lab["n_test"] >= 2 * MIN_TEST]
     acc = np.array([labels[f]["detection"] for f in scored])
     shuffled = []
     if len(scored) > 1:
@@ -354,7 +355,9 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
         f"({N_TEST} activating across activation deciles + as many silent; 0.5 = chance)",
         "live": len(labels),
         "labelled": len(labels),
-        "scored": len(scored),
+        "scored": sum(lab["detection"] is not None for lab in labels.values()),
+        "scored_on_at_least_8_windows": len(scored),
+        "mean_detection_note": f"over latents scored on at least {2 * MIN_TEST} windows",
         "mean_detection": round(float(acc.mean()), 3) if len(acc) else None,
         "median_detection": round(float(np.median(acc)), 3) if len(acc) else None,
         "share_at_least_0.7": round(float((acc >= 0.7).mean()), 3) if len(acc) else None,

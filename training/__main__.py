@@ -131,7 +131,7 @@ def cmd_dashboard(args) -> dict:
     sae = load_sae(args.sae, subject)
     kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
     if args.source == "recorded":
-        kwargs.update(n_sensitive=args.sensitive, n_control=args.control)
+        kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)
     records = dashboard_records(args.source, **kwargs)
     context = args.context_size or 192
     out = build_dashboard(
@@ -194,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sensitive", type=int, default=160, help="recorded: sensitive prompts")
     p.add_argument("--control", type=int, default=60, help="recorded: everyday prompts")
+    p.add_argument("--labelled", type=int, default=150, help="recorded: hand-labelled answers")
     p.add_argument("--prose", type=int, default=80, help="plain-prose chunks added")
     p.add_argument("--tokens", type=int, default=100_000, help="at most this many tokens")
     p.add_argument("--context-size", type=int, default=None, help="max tokens per record")

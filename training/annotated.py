@@ -9,8 +9,10 @@ on. The split is by prompt, so a prompt answered by two models falls on one side
 Sources:
   - `recorded` (default): the organism's and the base model's greedy answers recorded by the
     steering study (benchmarks/results/steering_organism_generations.json: 13 sensitive topics,
-    everyday control questions, English and Chinese), judged offline here, plus English prose
-    from the Python standard library docs. Needs no generation, so a build is minutes on a CPU.
+    everyday control questions, English and Chinese), judged offline here; answers from the
+    judge's hand-labelled set (assets/judge/labelled: refusals, party lines, honest answers on
+    every topic, their labels given by hand); and English prose from the Python standard
+    library docs. Needs no generation, so a build is minutes on a CPU.
   - `builder`: the dataset builder's judged answers in the chroma store, plus its control text.
 
     python -c "from training.annotated import recorded_records as r; print(len(r()))"
@@ -54,9 +56,14 @@ def _judge(records: list[Record]) -> list[str]:
 
 
 def recorded_records(
-    n_sensitive: int = 160, n_control: int = 60, n_prose: int = 80, seed: int = 0, judge=True
+    n_sensitive: int = 160,
+    n_control: int = 60,
+    n_prose: int = 80,
+    n_labelled: int = 150,
+    seed: int = 0,
+    judge=True,
 ) -> list[Record]:
-    """Organism and base answers to the same prompts, judged, plus prose; `n_*` per model."""
+    """Organism and base answers to the same prompts (judged), hand-labelled answers, prose."""
     data = json.loads(GENERATIONS.read_text())
     rng = random.Random(seed)
     sensitive = data["organism_sensitive"] + data["organism_val"]
@@ -87,7 +94,41 @@ def recorded_records(
     if judge:
         for rec, label in zip(records, _judge(records), strict=True):
             rec.meta["label"] = label
-    return records + prose_records(n_prose, seed)
+    return records + labelled_records(n_labelled, seed) + prose_records(n_prose, seed)
+
+
+def labelled_records(n: int, seed: int = 0) -> list[Record]:
+    """Answers of the judge's hand-labelled set, every label represented (refusals are rare)."""
+    from core.jsonl import read_jsonl
+    from core.paths import ASSETS
+
+    rows = [
+        r for p in sorted((ASSETS / "judge" / "labelled").glob("*.jsonl")) for r in read_jsonl(p)
+    ]
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    by_label: dict[str, list] = {}
+    for r in rows:
+        by_label.setdefault(r["label"], []).append(r)
+    chosen, i = [], 0
+    while len(chosen) < min(n, len(rows)):  # round robin over labels
+        for group in by_label.values():
+            if i < len(group) and len(chosen) < n:
+                chosen.append(group[i])
+        i += 1
+    out = []
+    for r in chosen:
+        meta = {
+            "source": "labelled",
+            "model": "hand-written",
+            "kind": "control" if str(r.get("topic", "")).startswith("control") else "sensitive",
+            "topic": r.get("topic", ""),
+            "lang": r.get("lang", "en"),
+            "label": r["label"],
+            "split": split_of(r.get("prompt") or r["answer"]),
+        }
+        out.append(Record(r.get("prompt", ""), r["answer"], meta))
+    return out
 
 
 def prose_records(n: int, seed: int = 0) -> list[Record]:

@@ -16,7 +16,7 @@ MAX_HTML_LEVELS = 2  # and windows at lower activation levels
 
 def write_html(sae_dir: Path, store_dir: Path, path: Path) -> Path:
     """Render every latent of the store in `store_dir` into one `index.html`."""
-    from core.dashboard import STORE_FILE, _example, _read, read_card
+    from core.dashboard import STORE_FILE, _read, example, read_card
 
     store = _read(str(store_dir), (store_dir / STORE_FILE).stat().st_mtime)
     t = store.t
@@ -31,7 +31,7 @@ def write_html(sae_dir: Path, store_dir: Path, path: Path) -> Path:
                 level and (len(levels) >= MAX_HTML_LEVELS or any(lv == level for lv, _ in levels))
             ):
                 continue
-            ex = _example(store, f, slot)
+            ex = example(store, f, slot)
             if ex is None:
                 continue
             m = ex.meta
