@@ -5,6 +5,7 @@
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
     python -m training dashboard --sae assets/organism/sae_standin --subject organism
+    python -m training labels --sae assets/organism/sae_standin --features 0-49  # LLM labels
     python -m training plots --run data/runs/embedded
     python -m training jobs start train -- --preset tiny
     python -m training jobs list | status ID | tail ID | cancel ID
@@ -141,6 +142,21 @@ def cmd_dashboard(args) -> dict:
     return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 
 
+def cmd_labels(args) -> dict:
+    from core.llm_client import LlmClient, LlmEndpoint
+    from core.model import load_subject
+    from core.sae import load_sae
+    from training.llm_labels import run
+
+    card = json.loads((Path(args.sae) / "card.json").read_text())
+    subject = load_subject(args.subject or card["subject"]["source"], device=args.device)
+    sae = load_sae(args.sae, subject)
+    lo, _, hi = args.features.partition("-")
+    features = list(range(int(lo), int(hi or lo) + 1))
+    client = LlmClient(LlmEndpoint(model=args.model, base_url=args.base_url))
+    return {"llm_labels": run(subject, sae, args.sae, client, features)}
+
+
 def cmd_plots(args) -> dict:
     from training.metrics import METRICS_FILE, render_plots
 
@@ -201,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("labels", help="LLM labels (explain + detection score) into card.json")
+    p.add_argument("--sae", required=True, help="SAE folder with a dashboard")
+    p.add_argument("--model", default="gpt-4.1-mini", help="explainer and scorer model")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL")
+    p.add_argument("--features", default="0-49", help="feature ids, e.g. 0-49 or 123")
+    p.add_argument("--subject", help="model source (default: the one in card.json)")
+    p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_labels)
 
     p = sub.add_parser("plots", help="render PNG plots from a run folder's metrics.jsonl")
     p.add_argument("--run", required=True)
