@@ -52,6 +52,22 @@ def test_answer_tokens_show_values_and_where_the_feature_was_ablated(rt):
     assert "99th percentile" in caption and _titles(plain)[0].startswith("#")
 
 
+def test_inspect_with_a_dashboard_colours_only_unusual_tokens(rt):
+    from core.dashboard import load_store
+    from ui.inspect_tab import on_inspect
+
+    spans, caption, _, state, _, _ = on_inspect("The people of China agree.", 5)
+    assert "beyond their own 99th percentile" in caption
+    p99 = load_store(rt.sae_dir).t["p99"]
+    for (_, score), tok in zip(spans, state["tokens"], strict=True):
+        beyond = any(t["act"] >= p99[t["feature"]] > 0 for t in tok["top"][:3])
+        assert (score is not None) == (
+            beyond and tok["id"] not in rt.subject.tokenizer.all_special_ids
+        )
+    spans, caption, *_ = on_inspect("The people of China agree.", 5, "17")
+    assert "feature #17 alone" in caption and max(s or 0 for _, s in spans) > 0
+
+
 def test_strength_slider_bounds_follow_the_feature_range():
     from ui.inspect_tab import range_marks, strength_range
 

@@ -82,8 +82,10 @@ def _p99():
 def _prompt_spans(data: dict, colour, specials, p99):
     if p99 is None and colour is None:
         return render.token_spans(data, None, specials)
-    trace = data["traces"].get(str(colour)) if colour is not None else None
-    scale = max([max(trace, default=0.0)] + ([float(p99[colour])] if p99 is not None else []))
+    scale = None
+    if colour is not None:
+        trace = data["traces"][str(colour)]
+        scale = max([max(trace, default=0.0)] + ([float(p99[colour])] if p99 is not None else []))
     values, _ = render.token_scores(data["tokens"], data["traces"], colour, p99, scale, specials)
     return [
         (render._visible(t["token"]), v if v > 0 else None)
@@ -475,7 +477,7 @@ def build_inspect_tab() -> dict:
             )
             slider = gr.Slider(
                 lo, hi, value=e.value, step=round((hi - lo) / 200, 4) or 0.01,
-                label=f"strength of {e.describe()}", info=usual,
+                label=f"strength of {e.describe()}", info=usual, interactive=True,
                 elem_id=f"strength-{i}", key=f"strength-{i}-{e.feature}-{e.mode}",
             )  # fmt: skip
             if e.mode != "scale" and store:
