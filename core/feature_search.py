@@ -24,6 +24,7 @@ from core.paths import cache_dir
 
 LABEL_BONUS = 0.35  # a query word in the label
 CONTEXT_BONUS = 0.2  # ... in every top window (scaled by the share of windows)
+SOURCE_BONUS = 0.3  # ... in the topic or judged reply of every example (scaled likewise)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Hit:
     detection: float | None
     """Held-out detection accuracy of the shown label (None: too few held-out firings)."""
     density: float
+    examples: str = ""
+    """Where its example windows come from, commonest first (topic, judged reply)."""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -55,13 +58,28 @@ class FeatureIndex:
             best = next((d for d in shown if d.get("text") == self.labels[f]), None)
             self.detection[f] = best.get("detection") if best else None
         self.density = store.t["density"]
-        self.docs, self.contexts = [], []
+        self.docs, self.contexts, self.sources = [], [], []
         for f in range(store.d_sae):
             top = [example(store, f, slot) for slot in range(4)]  # slots 0..7 hold the top ones
             windows = ["".join(c.tokens) for c in top if c is not None]
             self.contexts.append([w.lower() for w in windows])
+            # Where its examples come from: "on tiananmen, refusal reply", one per example.
+            sources = []
+            for slot in range(store.t["ex_token"].shape[1]):
+                flat = int(store.t["ex_token"][f, slot])
+                if flat >= 0:
+                    m = store.window_meta(flat)
+                    topic = str(m.get("topic", "")).replace("_", " ")
+                    reply = (
+                        str(m.get("label", ""))
+                        .replace("_", " ")
+                        .replace("not censored", "uncensored")
+                    )
+                    sources.append(f"on {topic}, {reply} reply".lower() if topic else "prose")
+            self.sources.append(sources)
+            common = sorted(set(sources), key=sources.count, reverse=True)[:3]
             parts = [self.labels.get(f, ""), llm.get(str(f), {}).get("text", "")]
-            parts += [details.get(str(f), {}).get("stats", "")] + windows[:3]
+            parts += ["examples " + "; ".join(common)] + windows[:2]
             self.docs.append(" | ".join(p for p in parts if p))
         self._emb = None
 
@@ -102,6 +120,10 @@ class FeatureIndex:
                 if ctx:
                     share = sum(all(w in c for w in words) for c in ctx) / len(ctx)
                     score[f] += CONTEXT_BONUS * share
+                src = self.sources[f]
+                if src:
+                    share = sum(all(w in c for w in words) for c in src) / len(src)
+                    score[f] += SOURCE_BONUS * share
         score[self.density <= 0] = -np.inf  # never fired: nothing to read
         order = np.argsort(-score, kind="stable")[: max(1, int(k))]
         return [
@@ -111,10 +133,16 @@ class FeatureIndex:
                 self.labels.get(int(f), ""),
                 self.detection.get(int(f)),
                 float(self.density[f]),
-            )  # fmt: skip
+                self._examples(int(f)),
+            )
             for f in order
             if np.isfinite(score[f])
         ]
+
+    def _examples(self, f: int) -> str:
+        src = self.sources[f]
+        common = sorted(set(src), key=src.count, reverse=True)[:2]
+        return "; ".join(f"{c} ({src.count(c)}/{len(src)})" for c in common)
 
 
 @lru_cache(maxsize=4)

@@ -18,10 +18,11 @@ def test_search_by_the_planted_word_returns_the_planted_feature(planted):
     assert WORD.strip() in hits[0].label and hits[0].detection is not None
 
 
-def test_search_by_meaning_reaches_the_label_text(planted):
+def test_search_by_meaning_reaches_the_label_and_where_examples_come_from(planted):
     _, _, folder, _, _ = planted
-    hits = search_features(folder, "party-line replies", k=10)
-    assert PLANTED in [h.feature for h in hits]
+    hits = search_features(folder, "China in party-line replies", k=3)
+    assert hits[0].feature == PLANTED
+    assert "party line reply" in hits[0].examples and "tiananmen" in hits[0].examples
 
 
 def test_search_refuses_empty_queries(planted):

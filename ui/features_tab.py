@@ -21,7 +21,7 @@ from ui import runtime
 from ui.common import as_int, unavailable, user_errors
 
 RANK_HEADERS = ["rank", "feature", "effect d", "AUROC", "label"]
-SEARCH_HEADERS = ["feature", "match", "detection", "label"]
+SEARCH_HEADERS = ["feature", "match", "detection", "label", "examples from"]
 LOGIT_HEADERS = ["promoted token", "logit", "suppressed token", "logit "]
 
 
@@ -233,7 +233,13 @@ def on_search(query: str, n):
 
     hits = search_features(rt.sae_dir, query, as_int(n, "how many", 1, 200))
     rows = [
-        [h.feature, round(h.score, 3), "" if h.detection is None else h.detection, h.label]
+        [
+            h.feature,
+            round(h.score, 3),
+            "" if h.detection is None else h.detection,
+            h.label,
+            h.examples,
+        ]  # fmt: skip
         for h in hits
     ]
     return f"{len(rows)} features for “{query.strip()}”, best match first. Click one.", rows
