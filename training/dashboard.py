@@ -97,6 +97,11 @@ def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = M
     )
 
 
+def hook_activations(subject, hook_name: str, tokens: torch.Tensor) -> torch.Tensor:
+    """Residual activations [batch, pos, d_model] at `hook_name`; the forward stops there."""
+    return residual_at(subject, hook_name, tokens.to(subject.device)).float()
+
+
 @torch.no_grad()
 def firings(sae, subject, tokens, starts, regions, batch_size: int = 16):
     """All non-zero (flat token, feature, value) over the records, counted tokens only.
