@@ -7,6 +7,7 @@
     python -m core evaluate --help      # judged outcomes, recovery and KL/CE cost of a recipe
     python -m core judge --help         # label answers from any source; calibrate the judge
     python -m core attribute --help     # features that make the censored answer likelier
+    python -m core features --search "refusal"   # features by meaning (labels + contexts)
 
 --model takes embedded (default), tiny, a folder, a .gguf file or a hub id; --sae a SAELens folder
 or registry:RELEASE:SAE_ID (default: the SAE shipped for the embedded model). Errors print one
@@ -59,12 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     from core.attribution import add_attribute_parser
     from core.discovery import add_discover_parser
     from core.evaluate import add_evaluate_parser
+    from core.features_cli import add_features_parser
     from core.judge_cli import add_judge_parser
 
     add_discover_parser(sub)
     add_evaluate_parser(sub)
     add_judge_parser(sub)
     add_attribute_parser(sub)
+    add_features_parser(sub)
     return parser
 
 
@@ -146,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.attribution import run_attribute
     from core.discovery import run_discover
     from core.evaluate import run_evaluate
+    from core.features_cli import run_features
     from core.judge_cli import run_judge
 
     runners = {
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": run_evaluate,
         "judge": run_judge,
         "attribute": run_attribute,
+        "features": run_features,
     }
     try:
         out = runners[args.command](args)

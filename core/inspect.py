@@ -118,3 +118,76 @@ def inspect_prompt(
         hook_name=sae.hook_name,
         seconds=seconds,
     )
+
+
+@dataclass
+class AnswerTokens:
+    """Per-token features of a prompt followed by an answer, as the model saw them."""
+
+    result: InspectResult
+    """Tokens of prompt and answer; traces of the requested features (edited values where
+    the answer was steered)."""
+    answer_start: int
+    """Index of the first answer token in `result.tokens`."""
+
+
+@torch.no_grad()
+def inspect_answer(
+    subject, sae, prompt: str, answer: str, top_k: int = 10, features=(), edits=()
+) -> AnswerTokens:
+    """Top-k features of every prompt and answer token; with `edits`, the edited features show
+    the values the steered model got (a' = the edit applied to a), so an ablated feature reads 0.
+
+    The answer is re-tokenised from its text; the activations at the SAE's layer are exact,
+    since an edit there changes only what later layers see.
+    """
+    from core.edits import EditTensors, apply_edits, validate_edits
+
+    features = list(features)
+    bad = [f for f in features if not 0 <= f < sae.d_sae]
+    if bad:
+        raise BadInputError(f"feature id(s) {bad} out of range 0..{sae.d_sae - 1}")
+    prompt_ids = subject.encode_chat(prompt)
+    answer_ids = subject.tokenizer(answer or "", return_tensors="pt", add_special_tokens=False)[
+        "input_ids"
+    ].to(prompt_ids.device)
+    ids = torch.cat([prompt_ids, answer_ids], dim=1)[:, : subject.max_context]  # [1, pos]
+    t0 = time.perf_counter()
+    acts = feature_acts(subject, sae, ids)[0].float()  # [pos, d_sae]
+    n_prompt = prompt_ids.shape[1]
+    if edits:
+        validate_edits(list(edits), sae.d_sae)
+        packed = EditTensors.pack(list(edits), acts.device, acts.dtype)
+        generated = torch.arange(acts.shape[0], device=acts.device) >= n_prompt  # [pos]
+        cols = packed.features
+        acts[:, cols] = apply_edits(acts[:, cols], packed, generated)
+    values, indices = acts.topk(min(top_k, sae.d_sae), dim=-1)
+    id_list = ids[0].tolist()
+    result = InspectResult(
+        prompt=prompt,
+        tokens=[subject.tokenizer.decode([t]) for t in id_list],
+        token_ids=id_list,
+        top_features=[
+            [(int(f), float(v)) for v, f in zip(vs.tolist(), fs.tolist(), strict=True) if v > 0]
+            for vs, fs in zip(values, indices, strict=True)
+        ],
+        prompt_top=[],
+        traces={f: acts[:, f].tolist() for f in features},
+        hook_name=sae.hook_name,
+        seconds=time.perf_counter() - t0,
+    )
+    return AnswerTokens(result, n_prompt)
+
+
+def trace_differences(base_ids, base_vals, steer_ids, steer_vals, tol: float) -> dict:
+    """Where one feature differs between two answers, position by position.
+
+    While the token ids agree (the shared beginning), a position differs when the values
+    differ by more than `tol`; from the first different token on, the texts have parted.
+    """
+    shared = 0
+    while shared < min(len(base_ids), len(steer_ids)) and base_ids[shared] == steer_ids[shared]:
+        shared += 1
+    changed = [i for i in range(shared) if abs(base_vals[i] - steer_vals[i]) > tol]
+    same = shared == len(base_ids) == len(steer_ids)
+    return {"shared": shared, "changed": changed, "parted_at": None if same else shared}

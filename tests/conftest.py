@@ -38,3 +38,6 @@ def tiny_sae_dir(tiny_subject, tiny_sae, tmp_path_factory):
     from core.sae import save_sae
 
     return save_sae(tiny_sae.sae, tmp_path_factory.mktemp("sae") / "tiny", tiny_sae.card)
+
+
+from tests.planted import planted  # noqa: E402, F401  (fixture: a tiny SAE with a planted feature)

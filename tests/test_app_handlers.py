@@ -111,7 +111,7 @@ def test_recipe_export_then_import_round_trips(rt, tmp_path):
     path = on_export_recipe(recipe, "a prompt")
     saved = json.loads(Path(path).read_text())
     assert saved["hook_name"] == rt.sae.hook_name and saved["prompt"] == "a prompt"
-    assert render.parse_recipe(on_import_recipe(path)) == render.parse_recipe(recipe)
+    assert render.parse_recipe(on_import_recipe(path)[0]) == render.parse_recipe(recipe)
     bad = tmp_path / "bad.json"
     bad.write_text('{"edits": [{"feature": 1, "mode": "clamp", "value": "inf"}]}')
     with pytest.raises(gr.Error, match="finite"):
@@ -126,7 +126,7 @@ def test_generate_streams_both_sides_with_the_same_seed_then_judges(rt):
 
     updates = list(on_generate("What happened in 1989?", "", 6, 0.0, 0.95, 7))
     assert len(updates) >= 4  # token by token, then judged
-    b_reason, b_answer, b_label, s_reason, s_answer, s_label, diff, status = updates[-1]
+    b_reason, b_answer, b_label, s_reason, s_answer, s_label, diff, *_, status = updates[-1]
     plain = generate_batch(rt.subject, ["What happened in 1989?"], GenerationSettings(6, seed=7))
     assert b_answer == s_answer == plain[0].answer  # no edits: steered equals baseline
     assert "Judge:" in b_label and "Judge:" in s_label

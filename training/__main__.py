@@ -5,6 +5,8 @@
     python -m training train --preset organism --layer 20       # the organism, -> assets/organism/sae
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
+    python -m training dashboard --sae assets/organism/sae_standin --subject organism
+    python -m training labels --sae assets/organism/sae_standin --features 0-49  # LLM labels
     python -m training plots --run data/runs/embedded
     python -m training jobs start train -- --preset tiny
     python -m training jobs list | status ID | tail ID | cancel ID
@@ -23,7 +25,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
-import random  # noqa: E402
 import sys  # noqa: E402
 import types
 import typing
@@ -117,8 +118,8 @@ def _progress(done: int, total: int) -> None:
 def cmd_dashboard(args) -> dict:
     from core.model import load_subject
     from core.sae import load_sae
+    from training.annotated import dashboard_records
     from training.dashboard import build_dashboard
-    from training.data import read_source
 
     card = (
         json.loads((Path(args.sae) / "card.json").read_text())
@@ -130,20 +131,31 @@ def cmd_dashboard(args) -> dict:
         raise CensorscopeError(f"{args.sae} does not name its subject; pass --subject")
     subject = load_subject(source, device=args.device)
     sae = load_sae(args.sae, subject)
-    if args.dataset:
-        both = read_source(args.dataset, "censorship") + read_source(args.dataset, "control")
-        texts = list(dict.fromkeys(both))
-    else:
-        from training.corpus import offline_corpus
+    kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
+    if args.source == "recorded":
+        kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)
+    records = dashboard_records(args.source, **kwargs)
+    context = args.context_size or 192
+    out = build_dashboard(
+        sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context
+    )
+    summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
+    return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 
-        censor, control, _ = offline_corpus(
-            subject, n_answers=card.get("train_config", {}).get("answers", 160)
-        )
-        texts = censor + control
-        random.Random(0).shuffle(texts)  # chat and prose interleaved, as in training
-    context = args.context_size or card.get("train_config", {}).get("context_size", 128)
-    out = build_dashboard(sae, subject, texts, args.sae, n_tokens=args.tokens, context_size=context)
-    return {"dashboard": str(out), "html": str(out / "index.html")}
+
+def cmd_labels(args) -> dict:
+    from core.llm_client import LlmClient, LlmEndpoint
+    from core.model import load_subject
+    from core.sae import load_sae
+    from training.llm_labels import run
+
+    card = json.loads((Path(args.sae) / "card.json").read_text())
+    subject = load_subject(args.subject or card["subject"]["source"], device=args.device)
+    sae = load_sae(args.sae, subject)
+    lo, _, hi = args.features.partition("-")
+    features = list(range(int(lo), int(hi or lo) + 1))
+    client = LlmClient(LlmEndpoint(model=args.model, base_url=args.base_url))
+    return {"llm_labels": run(subject, sae, args.sae, client, features)}
 
 
 def cmd_plots(args) -> dict:
@@ -191,12 +203,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="build the feature dashboard of an SAE folder")
     p.add_argument("--sae", required=True, help="SAE artifact folder")
     p.add_argument("--subject", help="model source (default: the one in card.json)")
-    p.add_argument("--dataset", help="text source to scan (default: the offline corpus)")
-    p.add_argument("--tokens", type=int, default=100_000, help="tokens to scan")
-    p.add_argument("--context-size", type=int, default=None, help="tokens per context")
+    p.add_argument(
+        "--source",
+        default="recorded",
+        help="recorded (the steering study's judged organism + base answers, and prose) | "
+        "builder (the dataset builder's judged answers) | a text file or folder",
+    )
+    p.add_argument("--sensitive", type=int, default=160, help="recorded: sensitive prompts")
+    p.add_argument("--control", type=int, default=60, help="recorded: everyday prompts")
+    p.add_argument("--labelled", type=int, default=150, help="recorded: hand-labelled answers")
+    p.add_argument("--prose", type=int, default=80, help="plain-prose chunks added")
+    p.add_argument("--tokens", type=int, default=100_000, help="at most this many tokens")
+    p.add_argument("--context-size", type=int, default=None, help="max tokens per record")
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("labels", help="LLM labels (explain + detection score) into card.json")
+    p.add_argument("--sae", required=True, help="SAE folder with a dashboard")
+    p.add_argument("--model", default="gpt-4.1-mini", help="explainer and scorer model")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL")
+    p.add_argument("--features", default="0-49", help="feature ids, e.g. 0-49 or 123")
+    p.add_argument("--subject", help="model source (default: the one in card.json)")
+    p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_labels)
 
     p = sub.add_parser("plots", help="render PNG plots from a run folder's metrics.jsonl")
     p.add_argument("--run", required=True)

@@ -1,86 +1,100 @@
-"""Feature dashboards: what makes each SAE latent fire, and what it writes to the output.
+"""Build feature dashboards: what makes each SAE latent fire, what it writes out, what it means.
 
-Over a sample of text, for every latent: the top activating contexts (tokens shaded by the
-latent's activation), an activation histogram, the density (fraction of tokens where it fires),
-and the output tokens its decoder direction promotes and suppresses (W_dec -> final norm -> W_U).
-Written into `<sae>/dashboard/`: `features.safetensors` + `tokens.json` (the compact store the
-app's Features tab reads through `load_feature_dashboard`) and `index.html` (open it in a browser).
+Over annotated texts (training/annotated.py: conversations with topic, judged label, language,
+model; plus prose), for every latent: the top activating windows and examples at lower activation
+levels (tokens shaded by the latent's activation), an activation histogram, the density, the
+median and 99th percentile of its non-zero activations (the steering sliders' marks), the output
+tokens its decoder direction promotes and suppresses (W_dec -> final norm -> W_U), and an offline
+label scored by detection on held-out records (core/labels.py), written into the SAE's card.
+
+Written into `<sae>/dashboard/`: `features.safetensors`, `tokens.json`, `records.json` (the store
+core/dashboard.py reads) and `index.html` (one page, open it in a browser).
 
 SAEDashboard / sae-vis expect TransformerLens models and hub loading, so this is our own, small.
 
-    python -m training dashboard --sae assets/sae/embedded --tokens 100000
+    python -m training dashboard --sae assets/organism/sae_standin --subject organism
+    python -m training dashboard --sae assets/sae/embedded
 """
 
 import json
 import sys
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.atomic import staged_dir
-from core.errors import BadInputError, SaeLoadError
+from core.dashboard import (  # noqa: F401  (re-exported: the reading half lives in core)
+    DASHBOARD_DIR,
+    HTML_FILE,
+    N_BINS,
+    RECORDS_FILE,
+    STORE_FILE,
+    TOKENS_FILE,
+    FeatureDashboard,
+    TopContext,
+    _read,
+    load_feature_dashboard,
+    load_store,
+)
+from core.errors import BadInputError
 from core.splice import residual_at
+from training.annotated import Record, text_records
 
-DASHBOARD_DIR = "dashboard"
-STORE_FILE = "features.safetensors"
-TOKENS_FILE = "tokens.json"
-HTML_FILE = "index.html"
-N_TOP = 10  # contexts kept per latent
-LEFT, RIGHT = 16, 6  # tokens shown before / after the activating token
-N_BINS = 20
+N_TOP = 8  # top windows kept per latent
+N_LEVELS, PER_LEVEL = 3, 2  # lower activation levels shown, and windows per level
+LEFT, RIGHT = 9, 2  # tokens shown before / after the example token
 N_LOGITS = 10
+MAX_RECORD_TOKENS = 192
 
 
-@dataclass(frozen=True)
-class TopContext:
-    tokens: list[str]
-    activations: list[float]
-    """The latent's activation at each token of the window."""
-    index: int
-    """Position of the max-activating token within `tokens`."""
-    value: float
+# ---------------------------------------------------------------- the scanned tokens
 
 
-@dataclass(frozen=True)
-class FeatureDashboard:
-    feature: int
-    density: float
-    """Fraction of sampled tokens where the latent fires (> 0)."""
-    max_activation: float
-    histogram_edges: list[float]
-    histogram_counts: list[int]
-    """Counts of non-zero activations per bin (edges from 0 to max_activation)."""
-    top_contexts: list[TopContext]
-    promoted: list[tuple[str, float]]
-    """Output tokens the decoder direction raises most (logit effect)."""
-    suppressed: list[tuple[str, float]]
-    n_tokens: int
-    """Tokens in the sample the statistics come from."""
-    label: str | None = None
+def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = MAX_RECORD_TOKENS):
+    """Records -> (flat token ids [N], record starts [R+1], regions [N]) as numpy arrays.
 
-
-# ---------------------------------------------------------------- computing
-
-
-def token_sequences(tokenizer, texts: list[str], context_size: int, n_tokens: int) -> torch.Tensor:
-    """Texts -> [n_seq, context_size] token ids: concatenated with EOS between texts, as in
-    training, and cut into full windows until `n_tokens`."""
-    sep = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
-    seqs: list[list[int]] = []
-    buffer: list[int] = []
-    n_seq = max(1, n_tokens // context_size)
-    for text in texts:
-        buffer.extend(tokenizer(text, add_special_tokens=False)["input_ids"] + sep)
-        while len(buffer) >= context_size and len(seqs) < n_seq:
-            seqs.append(buffer[:context_size])
-            buffer = buffer[context_size:]
-        if len(seqs) >= n_seq:
-            break
-    if not seqs:
-        raise BadInputError(f"the sample text is shorter than one context ({context_size} tokens)")
-    return torch.tensor(seqs, dtype=torch.long)
+    Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text; 0 marks tokens left out of every
+    statistic: special tokens (attention sinks with outsized activations, as in training) and
+    tokens whose whole prefix was already scanned (same prefix, same activation: a prompt that
+    two models answered counts once, and so does the shared chat template).
+    """
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    sink = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else None
+    ids_all, regions_all, starts = [], [], [0]
+    seen: set[int] = set()
+    for rec in records:
+        if rec.prompt is not None:
+            chat = chat_text(rec.prompt)
+            at = chat.rfind(rec.prompt)
+            enc = tokenizer(chat, add_special_tokens=False, return_offsets_mapping=True)
+            ids = list(enc["input_ids"])
+            regions = [
+                2 if at <= a and b <= at + len(rec.prompt) and b > a else 1
+                for a, b in enc["offset_mapping"]
+            ]
+            answer = tokenizer(rec.text, add_special_tokens=False)["input_ids"]
+            ids += answer
+            regions += [3] * len(answer)
+        else:
+            body = tokenizer(rec.text, add_special_tokens=False)["input_ids"]
+            ids = ([sink] if sink is not None else []) + body
+            regions = ([0] if sink is not None else []) + [4] * len(body)
+        ids, regions = ids[:max_len], regions[:max_len]
+        prefix = 0
+        for i, tid in enumerate(ids):
+            prefix = hash((prefix, tid))
+            if tid in special or prefix in seen:
+                regions[i] = 0
+            seen.add(prefix)
+        ids_all += ids
+        regions_all += regions
+        starts.append(starts[-1] + len(ids))
+    return (
+        np.asarray(ids_all, dtype=np.int32),
+        np.asarray(starts, dtype=np.int64),
+        np.asarray(regions_all, dtype=np.uint8),
+    )
 
 
 def hook_activations(subject, hook_name: str, tokens: torch.Tensor) -> torch.Tensor:
@@ -89,25 +103,41 @@ def hook_activations(subject, hook_name: str, tokens: torch.Tensor) -> torch.Ten
 
 
 @torch.no_grad()
-def sparse_feature_acts(sae, subject, seqs: torch.Tensor, batch_size: int = 16, special_ids=()):
-    """All non-zero (token, feature, value) triples over `seqs` (flattened token index)."""
-    tok_idx, feat_idx, values = [], [], []
-    special = torch.tensor(sorted(special_ids), dtype=torch.long)
-    for start in range(0, len(seqs), batch_size):
-        batch = seqs[start : start + batch_size]
-        acts = sae.encode(hook_activations(subject, sae.hook_name, batch).to(sae.W_dec.device))
-        acts = acts.reshape(-1, acts.shape[-1]).float().cpu()  # [batch*pos, d_sae]
-        if len(special):
-            acts[torch.isin(batch.reshape(-1), special)] = 0  # attention sinks, as in training
-        nz = acts.nonzero()
-        tok_idx.append(nz[:, 0] + start * seqs.shape[1])
-        feat_idx.append(nz[:, 1])
-        values.append(acts[nz[:, 0], nz[:, 1]])
-        print(
-            f"dashboard: {min(start + batch_size, len(seqs))}/{len(seqs)} sequences",
-            file=sys.stderr,
-        )
-    return torch.cat(tok_idx), torch.cat(feat_idx), torch.cat(values)
+def firings(sae, subject, tokens, starts, regions, batch_size: int = 16):
+    """All non-zero (flat token, feature, value) over the records, counted tokens only.
+
+    Records run one per row (right-padded, so causal attention never sees the padding); returns
+    numpy arrays sorted by flat token index.
+    """
+    lengths = np.diff(starts)
+    order = np.argsort(-lengths, kind="stable")  # similar lengths share a batch: less padding
+    pad = subject.tokenizer.pad_token_id or 0
+    tok_out, feat_out, val_out = [], [], []
+    for b in range(0, len(order), batch_size):
+        rows = order[b : b + batch_size]
+        width = int(lengths[rows].max())
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, r in enumerate(rows):
+            s, e = int(starts[r]), int(starts[r + 1])
+            ids[j, : e - s] = torch.from_numpy(tokens[s:e].astype(np.int64))
+            mask[j, : e - s] = 1
+        h = residual_at(subject, sae.hook_name, ids.to(subject.device), mask.to(subject.device))
+        acts = sae.encode(h.float().to(sae.W_dec.device)).float().cpu()  # [b, pos, d_sae]
+        for j, r in enumerate(rows):
+            s, e = int(starts[r]), int(starts[r + 1])
+            a = acts[j, : e - s]
+            a[torch.from_numpy(regions[s:e] == 0)] = 0
+            nz = a.nonzero()
+            tok_out.append(nz[:, 0].numpy() + s)
+            feat_out.append(nz[:, 1].numpy())
+            val_out.append(a[nz[:, 0], nz[:, 1]].numpy())
+        print(f"dashboard: {min(b + batch_size, len(order))}/{len(order)} records", file=sys.stderr)
+    tok = np.concatenate(tok_out).astype(np.int64)
+    feat = np.concatenate(feat_out).astype(np.int64)
+    val = np.concatenate(val_out).astype(np.float32)
+    o = np.argsort(tok, kind="stable")
+    return tok[o], feat[o], val[o]
 
 
 @torch.no_grad()
@@ -129,179 +159,189 @@ def logit_effects(sae, subject, n: int = N_LOGITS, chunk: int = 512):
         out["pos_vals"].append(pos.values.cpu())
         out["neg_ids"].append(neg.indices.cpu())
         out["neg_vals"].append(-neg.values.cpu())
-    return {k: torch.cat(v) for k, v in out.items()}
+    return {k: torch.cat(v).numpy() for k, v in out.items()}
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet, reversed: token characters back to bytes."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), 256)]
+    chars, n = list(keep), 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            chars.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(keep, chars, strict=True)}
+
+
+def token_strings(tokenizer, ids) -> tuple[dict[int, str], dict[int, str]]:
+    """(decoded text of each id, hex bytes of ids that decode to part of a character)."""
+    text = {int(i): tokenizer.decode([int(i)]) for i in ids}
+    table = _byte_decoder()
+    partial = {}
+    for i, s in text.items():
+        if "\ufffd" in s:
+            piece = tokenizer.convert_ids_to_tokens(i) or ""
+            if piece and all(c in table for c in piece):
+                partial[i] = bytes(table[c] for c in piece).hex()
+    return text, partial
+
+
+# ---------------------------------------------------------------- per-latent statistics
+
+
+def feature_stats(tok, feat, val, d_sae: int, n_counted: int, seed: int = 0) -> dict:
+    """Density, max, histogram, median, p99 and example token slots of every latent."""
+    counts = np.bincount(feat, minlength=d_sae)
+    order = np.lexsort((val, feat))  # by feature, then ascending value
+    starts = np.cumsum(counts) - counts
+    max_act = np.zeros(d_sae, np.float32)
+    np.maximum.at(max_act, feat, val)
+    bins = np.clip((val / np.maximum(max_act[feat], 1e-12) * N_BINS).astype(int), 0, N_BINS - 1)
+    hist = np.bincount(feat * N_BINS + bins, minlength=d_sae * N_BINS).reshape(d_sae, N_BINS)
+    median = np.zeros(d_sae, np.float32)
+    p99 = np.zeros(d_sae, np.float32)
+    live = counts > 0
+    median[live] = val[order[starts[live] + (counts[live] - 1) // 2]]
+    p99[live] = val[order[starts[live] + np.floor(0.99 * (counts[live] - 1)).astype(int)]]
+    n_ex = N_TOP + N_LEVELS * PER_LEVEL
+    ex_pos = np.full((d_sae, n_ex), -1, np.int64)  # index into the sorted firings
+    ex_level = np.zeros((d_sae, n_ex), np.uint8)
+    rng = np.random.default_rng(seed)
+    for f in np.flatnonzero(live):
+        s, n = int(starts[f]), int(counts[f])
+        top = order[s + max(n - N_TOP, 0) : s + n][::-1]
+        ex_pos[f, : len(top)] = top
+        rest = n - len(top)  # ranks 0..rest-1 hold the lower activations, ascending
+        slot = len(top)
+        for level in range(1, N_LEVELS + 1):  # 1: 50-75%, 2: 25-50%, 3: 0-25% of the rest
+            lo, hi = rest * (3 - level) // 4, rest * (4 - level) // 4
+            if hi <= lo:
+                continue
+            pick = rng.choice(np.arange(lo, hi), size=min(PER_LEVEL, hi - lo), replace=False)
+            for p in sorted(pick, reverse=True):
+                ex_pos[f, slot], ex_level[f, slot] = order[s + p], level
+                slot += 1
+    return {
+        "density": (counts / max(n_counted, 1)).astype(np.float32),
+        "max_activation": max_act,
+        "median": median,
+        "p99": p99,
+        "hist_counts": hist.astype(np.uint16 if hist.max(initial=0) < 2**16 else np.int32),
+        "ex_pos": ex_pos,
+        "ex_level": ex_level,
+    }
+
+
+def example_windows(tok, feat, val, ex_pos, max_act, starts, d_sae: int):
+    """uint8 activations (255 = the latent's max) over each example's window, from the firings."""
+    n_feat, n_ex = ex_pos.shape
+    width = LEFT + 1 + RIGHT
+    flat = np.where(ex_pos >= 0, tok[np.maximum(ex_pos, 0)], 0)  # [F, n_ex] token index
+    rec = np.searchsorted(starts, flat, side="right") - 1
+    w_start = np.maximum(starts[rec], flat - LEFT)
+    w_end = np.minimum(starts[rec + 1], flat + RIGHT + 1)
+    pos = w_start[..., None] + np.arange(width)  # [F, n_ex, width]
+    inside = (pos < w_end[..., None]) & (ex_pos >= 0)[..., None]
+    keys = tok * d_sae + feat
+    key_order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[key_order]
+    query = pos * d_sae + np.arange(n_feat)[:, None, None]
+    found = np.minimum(np.searchsorted(sorted_keys, query.reshape(-1)), len(sorted_keys) - 1)
+    hit = (sorted_keys[found] == query.reshape(-1)).reshape(query.shape) & inside
+    values = np.where(hit, val[key_order[found]].reshape(query.shape), 0.0)
+    scaled = np.round(values / np.maximum(max_act, 1e-12)[:, None, None] * 255)
+    return flat, np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- building
+
+
+def as_records(texts) -> list[Record]:
+    """Records as given; plain strings become text records (a training run's own texts)."""
+    if all(isinstance(t, Record) for t in texts):
+        return list(texts)
+    return text_records([str(t) for t in texts])
 
 
 def build_dashboard(
     sae,
     subject,
-    texts: list[str],
+    texts,
     sae_dir: str | Path,
     n_tokens: int = 100_000,
-    context_size: int = 128,
-    n_top: int = N_TOP,
+    context_size: int = MAX_RECORD_TOKENS,
+    label: bool = True,
 ) -> Path:
-    """Compute the dashboard data of `sae` (a core.sae.LoadedSae) and write store + HTML."""
-    tok = subject.tokenizer
-    seqs = token_sequences(tok, texts, context_size, n_tokens)  # [n_seq, pos]
-    n_seq, pos = seqs.shape
-    special = set(getattr(tok, "all_special_ids", []) or [])
-    t_idx, f_idx, vals = sparse_feature_acts(sae, subject, seqs, special_ids=special)
+    """Compute the dashboard of `sae` (a core.sae.LoadedSae) over `texts` (Records or strings,
+    until about `n_tokens` tokens), write store + HTML, and the offline labels into card.json."""
+    records = as_records(list(texts))
+    tok_ids, starts, regions = encode_records(
+        subject.tokenizer, subject.chat_text, records, max_len=max(context_size, 16)
+    )
+    keep = int(np.searchsorted(starts, n_tokens, side="right"))  # whole records only
+    records = records[: max(keep, 1)]
+    tok_ids, regions = tok_ids[: starts[len(records)]], regions[: starts[len(records)]]
+    starts = starts[: len(records) + 1]
+    n_counted = int((regions > 0).sum())
+    if n_counted == 0:
+        raise BadInputError("the dashboard texts are empty after tokenisation")
+    tok, feat, val = firings(sae, subject, tok_ids, starts, regions)
     d_sae = sae.d_sae
-    n_valid = int((~torch.isin(seqs, torch.tensor(sorted(special) or [-1]))).sum())
-
-    counts = torch.bincount(f_idx, minlength=d_sae)
-    density = counts.float() / max(n_valid, 1)
-    max_act = torch.zeros(d_sae).scatter_reduce(0, f_idx, vals, reduce="amax")
-    bins = ((vals / max_act[f_idx].clamp_min(1e-12)) * N_BINS).long().clamp(0, N_BINS - 1)
-    hist = torch.bincount(f_idx * N_BINS + bins, minlength=d_sae * N_BINS).reshape(d_sae, N_BINS)
-
-    # Top n_top per latent: sort by value, then stably by latent; rank within each latent's run.
-    order = torch.argsort(vals, descending=True, stable=True)
-    order = order[torch.argsort(f_idx[order], stable=True)]
-    f_sorted = f_idx[order]
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(len(order)) - starts[f_sorted]
-    keep = order[rank < n_top]
-    top_tok = torch.full((d_sae, n_top), -1, dtype=torch.long)
-    top_val = torch.zeros(d_sae, n_top)
-    top_tok[f_idx[keep], rank[rank < n_top]] = t_idx[keep]
-    top_val[f_idx[keep], rank[rank < n_top]] = vals[keep]
-
-    # The latent's activation over each context window, looked up in the sparse triples.
-    width = LEFT + 1 + RIGHT
-    seq_of = top_tok.clamp_min(0) // pos
-    at = top_tok.clamp_min(0) % pos
-    start = (at - LEFT).clamp_min(0)
-    start = torch.minimum(start, torch.full_like(start, max(pos - width, 0)))
-    key = t_idx * d_sae + f_idx
-    sorted_key, key_order = torch.sort(key)
-    window_tok = seq_of[..., None] * pos + (start[..., None] + torch.arange(width)).clamp_max(
-        pos - 1
+    stats = feature_stats(tok, feat, val, d_sae, n_counted)
+    ex_pos, ex_level = stats.pop("ex_pos"), stats.pop("ex_level")
+    ex_token, ex_window = example_windows(
+        tok, feat, val, ex_pos, stats["max_activation"], starts, d_sae
     )
-    query = window_tok * d_sae + torch.arange(d_sae)[:, None, None]
-    found = torch.searchsorted(sorted_key, query.reshape(-1)).clamp_max(len(sorted_key) - 1)
-    hit = sorted_key[found] == query.reshape(-1)
-    window_vals = torch.where(hit, vals[key_order[found]], torch.zeros(())).reshape(
-        d_sae, n_top, width
-    )
-    window_vals[top_tok < 0] = 0
-
+    ex_value = np.where(ex_pos >= 0, val[np.maximum(ex_pos, 0)], 0).astype(np.float16)
+    ex_token = np.where(ex_pos >= 0, ex_token, -1)
     effects = logit_effects(sae, subject)
-    used = set(seqs.unique().tolist()) | set(effects["pos_ids"].unique().tolist())
-    used |= set(effects["neg_ids"].unique().tolist())
-    tokens = {int(i): tok.decode([int(i)]) for i in sorted(used)}
+    used = set(np.unique(tok_ids).tolist()) | set(np.unique(effects["pos_ids"]).tolist())
+    used |= set(np.unique(effects["neg_ids"]).tolist())
+    tok_text, partial = token_strings(subject.tokenizer, sorted(used))
 
-    # Written beside the final folder, then renamed in: the app never reads half a dashboard.
     final = Path(sae_dir) / DASHBOARD_DIR
-    from safetensors.torch import save_file
+    from safetensors.numpy import save_file
 
-    with staged_dir(final) as stage:
+    with staged_dir(final) as out:  # renamed in whole: the app never reads half a dashboard
         save_file(
             {
-                "seqs": seqs.to(torch.int32),
-                "density": density,
-                "max_activation": max_act,
-                "hist_counts": hist.to(torch.int32),
-                "top_token": top_tok.to(torch.int32),
-                "top_value": top_val,
-                "window_start": start.to(torch.int32),
-                "window_values": window_vals.to(torch.float16),
-                **{k: (v.to(torch.int32) if "ids" in k else v) for k, v in effects.items()},
+                "tokens": tok_ids,
+                "record_start": starts.astype(np.int64),
+                "region": regions,
+                **stats,
+                "ex_token": ex_token.astype(np.int32),
+                "ex_value": ex_value,
+                "ex_level": ex_level,
+                "ex_window": ex_window,
+                "pos_ids": effects["pos_ids"].astype(np.int32),
+                "pos_vals": effects["pos_vals"].astype(np.float16),
+                "neg_ids": effects["neg_ids"].astype(np.int32),
+                "neg_vals": effects["neg_vals"].astype(np.float16),
             },
-            str(stage / STORE_FILE),
+            str(out / STORE_FILE),
             metadata={
-                "n_tokens": str(n_valid),
-                "context_size": str(pos),
+                "version": "2",
+                "n_tokens": str(n_counted),
+                "n_records": str(len(records)),
                 "hook_name": sae.hook_name,
+                "left": str(LEFT),
+                "right": str(RIGHT),
             },
         )
-        (stage / TOKENS_FILE).write_text(json.dumps(tokens))
+        tokens_json = {"text": tok_text, "bytes": partial}
+        (out / TOKENS_FILE).write_text(json.dumps(tokens_json, ensure_ascii=False))
+        (out / RECORDS_FILE).write_text(json.dumps([r.meta for r in records], ensure_ascii=False))
+        if label:
+            from core.labels import Evidence, label_features, write_labels
+
+            evidence = Evidence(tok_ids, regions, starts, [r.meta for r in records], tok_text,
+                                tok, feat, val, d_sae)  # fmt: skip
+            labels, summary = label_features(evidence)
+            write_labels(Path(sae_dir), labels, summary)
         from training.dashboard_html import write_html
 
-        write_html(Path(sae_dir), stage, stage / HTML_FILE)
-    _load_store.cache_clear()
+        _read.cache_clear()
+        write_html(Path(sae_dir), out, out / HTML_FILE)
+    _read.cache_clear()
     return final
-
-
-# ---------------------------------------------------------------- reading
-
-
-@lru_cache(maxsize=4)
-def _load_store(folder: str, _mtime: float):
-    from safetensors.torch import load_file
-
-    path = Path(folder)
-    tensors = load_file(str(path / STORE_FILE))
-    from safetensors import safe_open
-
-    with safe_open(str(path / STORE_FILE), "pt") as f:
-        meta = f.metadata() or {}
-    tokens = {int(k): v for k, v in json.loads((path / TOKENS_FILE).read_text()).items()}
-    return tensors, meta, tokens
-
-
-def load_store(sae_dir: str | Path):
-    folder = Path(sae_dir) / DASHBOARD_DIR
-    if not (folder / STORE_FILE).exists():
-        raise SaeLoadError(
-            f"{sae_dir} has no feature dashboard; build it with "
-            f"`python -m training dashboard --sae {sae_dir}`"
-        )
-    return _load_store(str(folder), (folder / STORE_FILE).stat().st_mtime)
-
-
-def load_feature_dashboard(sae_dir: str | Path, feature_id: int) -> FeatureDashboard:
-    """One latent's dashboard, read from the compact store (no model needed)."""
-    t, meta, tokens = load_store(sae_dir)
-    d_sae = t["density"].shape[0]
-    if not isinstance(feature_id, int) or not 0 <= feature_id < d_sae:
-        raise BadInputError(f"feature id must be an integer in 0..{d_sae - 1}, got {feature_id!r}")
-    f = feature_id
-    seqs, pos = t["seqs"], t["seqs"].shape[1]
-    width = t["window_values"].shape[-1]
-    contexts = []
-    for r in range(t["top_token"].shape[1]):
-        flat = int(t["top_token"][f, r])
-        if flat < 0:
-            break
-        s, p, start = flat // pos, flat % pos, int(t["window_start"][f, r])
-        ids = seqs[s, start : start + width].tolist()
-        contexts.append(
-            TopContext(
-                tokens=[tokens.get(i, f"<{i}>") for i in ids],
-                activations=[float(v) for v in t["window_values"][f, r, : len(ids)]],
-                index=p - start,
-                value=float(t["top_value"][f, r]),
-            )
-        )
-    max_act = float(t["max_activation"][f])
-    card_labels = _labels(sae_dir)
-    return FeatureDashboard(
-        feature=f,
-        density=float(t["density"][f]),
-        max_activation=max_act,
-        histogram_edges=[max_act * i / N_BINS for i in range(N_BINS + 1)],
-        histogram_counts=[int(c) for c in t["hist_counts"][f]],
-        top_contexts=contexts,
-        promoted=[
-            (tokens.get(int(i), str(int(i))), float(v))
-            for i, v in zip(t["pos_ids"][f], t["pos_vals"][f], strict=True)
-        ],
-        suppressed=[
-            (tokens.get(int(i), str(int(i))), float(v))
-            for i, v in zip(t["neg_ids"][f], t["neg_vals"][f], strict=True)
-        ],
-        n_tokens=int(meta.get("n_tokens", 0)),
-        label=card_labels.get(f),
-    )
-
-
-def _labels(sae_dir) -> dict[int, str]:
-    card = Path(sae_dir) / "card.json"
-    if not card.exists():
-        return {}
-    try:
-        return {int(k): v for k, v in json.loads(card.read_text()).get("labels", {}).items()}
-    except (json.JSONDecodeError, ValueError, AttributeError):
-        return {}

@@ -1,10 +1,12 @@
-"""Features: one feature's dashboard by id, and a ranked list of censorship-specific features.
+"""Features: search features by meaning, read one's dashboard, rank censorship-specific ones.
 
-The dashboard (top activating contexts, activation histogram, promoted/suppressed output tokens,
-density) is read from the SAE folder's `dashboard/` (training/dashboard.py). Without one, the
-panel says so and the promoted/suppressed tokens are computed live from the weights. The ranking
-runs core/discovery.py's contrastive scoring (censored vs uncensored text) once per SAE and is
-cached; its rank and effect size are the feature's censorship score.
+The dashboard (label with its detection score, top activating contexts and examples at lower
+activation levels, histogram, density, usual range, promoted/suppressed output tokens) is read
+from the SAE folder's `dashboard/` (core/dashboard.py); both shipped SAEs have one. Without one,
+the panel says so and the promoted/suppressed tokens are computed live from the weights. Search
+runs core/feature_search.py over labels and contexts. The ranking runs core/discovery.py's
+contrastive scoring (censored vs uncensored text) once per SAE and is cached; its rank and
+effect size are the feature's censorship score.
 """
 
 import html
@@ -12,6 +14,7 @@ import html
 import gradio as gr
 import torch
 
+from core.dashboard import has_dashboard
 from core.errors import BadInputError, CensorscopeError, SaeLoadError
 from core.judge import ANSWERED, CENSORED
 from core.paths import public_text
@@ -19,6 +22,7 @@ from ui import runtime
 from ui.common import as_int, raw_value, unavailable, user_errors
 
 RANK_HEADERS = ["rank", "feature", "effect d", "AUROC", "label"]
+SEARCH_HEADERS = ["feature", "match", "detection", "label", "examples from"]
 LOGIT_HEADERS = ["promoted token", "logit", "suppressed token", "logit "]
 
 
@@ -55,10 +59,8 @@ def load_dashboard(sae_dir, feature: int):
     """The training dashboard of one feature, or NotAvailable saying why."""
     if sae_dir is None:
         raise runtime.NotAvailable("this SAE was not loaded from a folder, so it has no dashboard")
-    try:
-        from training.dashboard import load_feature_dashboard
-    except ImportError as err:
-        raise runtime.NotAvailable(f"feature dashboards cannot be imported ({err})") from err
+    from core.dashboard import load_feature_dashboard
+
     try:
         return load_feature_dashboard(sae_dir, feature)
     except SaeLoadError as err:  # no dashboard folder for this SAE
@@ -66,21 +68,51 @@ def load_dashboard(sae_dir, feature: int):
         raise runtime.NotAvailable(f"no dashboard data for this SAE: {text}") from err
 
 
-def contexts_html(contexts) -> str:
-    """Top activating contexts, each token shaded by its activation relative to the feature max."""
+def _context_row(ctx, peak: float) -> str:
+    spans = []
+    for i, (t, a) in enumerate(zip(ctx.tokens, ctx.activations, strict=False)):
+        style = f"background: rgba(239,68,68,{min(max(a, 0) / peak, 1):.2f})"
+        if i == ctx.index:
+            style += "; outline: 1px solid #b91c1c"
+        spans.append(f'<span title="{a:.3f}" style="{style}">{html.escape(t)}</span>')
+    m = ctx.meta or {}
+    where = " · ".join(str(m[k]) for k in ("region", "topic", "label", "model", "lang") if m.get(k))
+    note = f" <small class='where'>{html.escape(where)}</small>" if where else ""
+    return f"<div class='ctx'><code>{ctx.value:.2f}</code> {''.join(spans)}{note}</div>"
+
+
+def contexts_html(contexts, levels=(), peak: float | None = None) -> str:
+    """Top activating contexts and examples at lower levels, tokens shaded by activation."""
     if not contexts:
         return "<p><em>No activating contexts in the dashboard sample.</em></p>"
-    peak = max((c.value for c in contexts), default=0.0) or 1.0
-    rows = []
-    for ctx in contexts:
-        spans = []
-        for i, (t, a) in enumerate(zip(ctx.tokens, ctx.activations, strict=False)):
-            style = f"background: rgba(239,68,68,{min(max(a, 0) / peak, 1):.2f})"
-            if i == ctx.index:
-                style += "; outline: 1px solid #b91c1c"
-            spans.append(f'<span title="{a:.3f}" style="{style}">{html.escape(t)}</span>')
-        rows.append(f"<div class='ctx'><code>{ctx.value:.2f}</code> {''.join(spans)}</div>")
+    peak = peak or max((c.value for c in contexts), default=0.0) or 1.0
+    rows = ["<h4>Top activating contexts</h4>"] + [_context_row(c, peak) for c in contexts]
+    for name, examples in levels:
+        rows.append(f"<h4>Activation level: {html.escape(name)}</h4>")
+        rows.extend(_context_row(c, peak) for c in examples)
     return "<div class='feature-contexts'>" + "".join(rows) + "</div>"
+
+
+def label_markdown(dash) -> list[str]:
+    """The feature's labels with the statistic and held-out detection score behind each."""
+    info = dash.label_info or {}
+    lines = []
+    if info.get("text"):
+        score = info.get("detection")
+        scored = (
+            f"detection **{score:.2f}** on {info.get('n_test', 0)} held-out windows"
+            if score is not None
+            else "no held-out windows to score it on"
+        )
+        lines.append(f"**Offline label:** {info['text']} ({scored}; 0.5 = chance)")
+        if info.get("stats"):
+            lines.append(f"<small>Evidence: {html.escape(info['stats'])}</small>")
+    llm = info.get("llm")
+    if llm:
+        score = llm.get("detection")
+        scored = f"detection **{score:.2f}**" if score is not None else "unscored"
+        lines.append(f"**LLM label** ({llm.get('model', 'LLM')}): {llm['text']} ({scored})")
+    return lines
 
 
 def histogram_figure(edges: list[float], counts: list[int], feature: int):
@@ -164,7 +196,7 @@ def censorship_score(feature: int) -> str | None:
 
 @user_errors
 def on_feature(feature_id):
-    """Dashboard for one feature: summary, contexts, histogram, promoted/suppressed tokens."""
+    """Dashboard for one feature: labels, range, contexts by level, histogram, output tokens."""
     rt = runtime.get()
     sae = rt.sae
     fid = as_int(feature_id, "feature id", 0, sae.d_sae - 1)
@@ -179,16 +211,49 @@ def on_feature(feature_id):
         lines.append(unavailable(str(err)))
         lines.append("The promoted/suppressed tokens below are computed live from the weights.")
         return "\n\n".join(lines), "", None, logit_lens(rt.subject, sae, fid)
+    lines += label_markdown(dash)
     lines.append(
         f"Density: fires on **{dash.density:.3%}** of {dash.n_tokens:,} sampled tokens · "
-        f"max activation **{dash.max_activation:.3f}**"
+        f"median **{dash.median:.2f}**, 99th percentile **{dash.p99:.2f}**, "
+        f"max **{dash.max_activation:.2f}** (non-zero activations)"
     )
     return (
         "\n\n".join(lines),
-        contexts_html(dash.top_contexts),
+        contexts_html(dash.top_contexts, dash.levels, dash.max_activation),
         histogram_figure(dash.histogram_edges, dash.histogram_counts, fid),
         lens_table(dash.promoted, dash.suppressed),
     )
+
+
+@user_errors
+def on_search(query: str, n):
+    """Features whose labels and contexts match `query` (core/feature_search.py)."""
+    rt = runtime.get()
+    if rt.sae_dir is None or not has_dashboard(rt.sae_dir):
+        return unavailable("search needs the SAE's dashboard (python -m training dashboard)"), []
+    from core.feature_search import search_features
+
+    hits = search_features(rt.sae_dir, query, as_int(n, "how many", 1, 200))
+    rows = [
+        [
+            h.feature,
+            round(h.score, 3),
+            "" if h.detection is None else h.detection,
+            h.label,
+            h.examples,
+        ]  # fmt: skip
+        for h in hits
+    ]
+    return f"{len(rows)} features for “{query.strip()}”, best match first. Click one.", rows
+
+
+def on_pick_row(evt: gr.SelectData):
+    """A clicked search row: its feature id."""
+    row = evt.row_value or []
+    try:
+        return int(row[0])
+    except (IndexError, TypeError, ValueError):
+        return gr.skip()
 
 
 @user_errors
@@ -255,14 +320,29 @@ def on_add_top(recipe: str, n):
 
 def build_features_tab(recipe: gr.Code) -> dict:
     with gr.Row():
+        search = gr.Textbox(
+            label="Search features by meaning",
+            placeholder="e.g. refusal, Tiananmen, stability, party line",
+            scale=4,
+            elem_id="feature-search",
+        )
+        search_n = gr.Number(value=20, precision=0, label="Results", min_width=80, scale=0)
+        search_btn = gr.Button("Search", elem_id="feature-search-btn", scale=0)
+    search_status = gr.Markdown("", elem_id="feature-search-status")
+    hits = gr.Dataframe(
+        headers=SEARCH_HEADERS, interactive=False, max_height=320, elem_id="feature-hits"
+    )
+    with gr.Row():
         with gr.Column(scale=2):
             with gr.Row():
                 fid = raw_value(
-                    gr.Number(label="Feature id", precision=0, value=0, elem_id="feature-id")
+                    gr.Number(label="Feature id", precision=0, value=None, elem_id="feature-id")
                 )
                 look_btn = gr.Button("Look up", variant="primary", elem_id="feature-lookup")
-            summary = gr.Markdown("Look up a feature by id.")
-            contexts = gr.HTML(label="Top activating contexts")
+            summary = gr.Markdown(
+                "Search above, or look up a feature by id.", elem_id="feature-summary"
+            )
+            contexts = gr.HTML(label="Top activating contexts", elem_id="feature-contexts")
             hist = gr.Plot(label="Activation histogram")
             lens = gr.Dataframe(
                 headers=LOGIT_HEADERS,
@@ -285,17 +365,25 @@ def build_features_tab(recipe: gr.Code) -> dict:
                 top_btn = gr.Button("Ablate the top n in the recipe")
             ranked = gr.Dataframe(headers=RANK_HEADERS, interactive=False, max_height=600)
 
+    outputs = [summary, contexts, hist, lens]
     look = look_btn.click(
-        on_feature, [fid], [summary, contexts, hist, lens], api_name="feature",
+        on_feature, [fid], outputs, api_name="feature",
         concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
-    fid.submit(on_feature, [fid], [summary, contexts, hist, lens], api_visibility="private")
+    fid.submit(on_feature, [fid], outputs, api_visibility="private")
+    search_btn.click(
+        on_search, [search, search_n], [search_status, hits], api_name="search_features"
+    )
+    search.submit(on_search, [search, search_n], [search_status, hits], api_visibility="private")
+    hits.select(on_pick_row, None, [fid], api_visibility="private").then(
+        on_feature, [fid], outputs, api_visibility="private"
+    )
     rank_btn.click(
         on_rank_load, None, [rank_status, ranked], api_name="ranked_features",
         concurrency_id="model", concurrency_limit=1,
     )  # fmt: skip
     ranked.select(on_rank_pick, None, [fid], api_visibility="private").then(
-        on_feature, [fid], [summary, contexts, hist, lens], api_visibility="private"
+        on_feature, [fid], outputs, api_visibility="private"
     )
     add_btn.click(
         on_add_to_recipe, [recipe, fid, mode, value], [recipe, added], api_visibility="private"

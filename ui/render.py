@@ -182,3 +182,71 @@ def jobs_table(jobs: list[dict]) -> list[list]:
             ]
         )
     return rows
+
+
+# --- feature colours over prompt and answers --------------------------------------------------
+
+
+def token_scores(
+    tokens: list[dict],
+    traces: dict,
+    feature: int | None,
+    p99=None,
+    scale: float | None = None,
+    skip_ids: set[int] = frozenset(),
+) -> tuple[list[float], list[str]]:
+    """Colour intensity in [0, 1] and a hover text for each token of an inspect result.
+
+    With a feature: its activation over `scale` (pass one scale for the prompt and both answers
+    so their colours compare). Without one, and with each feature's 99th percentile `p99` known
+    (the dashboard's), a token is coloured only where one of its features fires beyond its own
+    usual range (activation / p99 >= 1): the unusual spots, not every token. Tips always list
+    the token's strongest features.
+    """
+    values, tips = [], []
+    trace = traces.get(str(feature)) if feature is not None else None
+    for i, tok in enumerate(tokens):
+        top = tok["top"][:3]
+        tip = ", ".join(
+            f"#{t['feature']} {t['act']:.2f}"
+            + (f" (p99 {p99[t['feature']]:.2f})" if p99 is not None else "")
+            for t in top
+        )
+        if trace is not None:
+            act = max(trace[i], 0.0)
+            values.append(0.0 if tok["id"] in skip_ids else min(act / (scale or 1.0), 1.0))
+            tips.append(f"#{feature} = {act:.3f}" + (f" · top: {tip}" if tip else ""))
+            continue
+        if p99 is not None:
+            rel = max(
+                (t["act"] / p99[t["feature"]] for t in top if p99[t["feature"]] > 0), default=0
+            )
+            values.append(0.0 if tok["id"] in skip_ids or rel < 1 else min(rel / 2, 1.0))
+        else:
+            values.append(0.0)
+        tips.append(tip or "no active feature")
+    return values, tips
+
+
+def answer_html(
+    tokens: list[str], values: list[float], tips: list[str], changed=(), parted_at=None
+) -> str:
+    """Answer tokens as spans shaded by `values`, hover text `tips`; `changed` positions are
+    outlined, positions from `parted_at` on (the answers differ there) underlined dashed."""
+    import html as _html
+
+    changed = set(changed)
+    spans = []
+    for i, (tok, v, tip) in enumerate(zip(tokens, values, tips, strict=True)):
+        style = f"background: rgba(239,68,68,{v:.2f})" if v > 0 else ""
+        cls = "tok"
+        if i in changed:
+            cls += " changed"
+        if parted_at is not None and i >= parted_at:
+            cls += " parted"
+        text = _html.escape(_visible(tok))
+        spans.append(
+            f'<span class="{cls}" title="{_html.escape(tip)}" style="{style}">{text}</span>'
+        )
+    body = "".join(spans) or "<em>(empty)</em>"
+    return f"<div class='answer-tokens'>{body}</div>"

@@ -1,0 +1,414 @@
+"""Offline feature labels from the evidence we hold, scored by detection on held-out records.
+
+A label is a rule a reader can check: "answer tokens of party-line replies; tokens: harmony,
+stability" says the latent fires near those tokens, in that kind of text. It is chosen from the
+latent's firings on the `explain` records of its dashboard sample:
+  - tokens: the firing tokens ranked by count x precision (how often the token, wherever it
+    occurs, carries a firing);
+  - where: the metadata values its firings are concentrated in (region prompt/answer/template/
+    prose, the judge's label of the reply, the model that wrote it, topic, language), by lift
+    over the base rate with a binomial z;
+and among candidate rules (token sets x conjunctions of those values) the one that best tells
+activating from non-activating windows of the explain records wins. It is then scored the way
+EleutherAI's Delphi scores explanations, by detection: balanced accuracy of telling held-out
+activating windows (sampled across activation quantiles) from held-out windows where the latent
+is silent. 0.5 is chance. The same windows score LLM labels (core/autointerp.py).
+
+    labels, summary = label_features(Evidence(...)); write_labels(sae_dir, labels, summary)
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+LEFT_D, RIGHT_D = 8, 2  # detection window around the example token
+N_EXPLAIN = 60  # activating windows per latent for choosing its rule (and as many silent ones)
+N_TEST = 20  # held-out activating windows scored (and as many silent ones)
+MIN_TEST = 4
+TOKEN_SETS = (0, 1, 2, 3, 5, 8)
+DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang")
+REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
+PHRASES = {
+    ("region", "answer"): "answer tokens",
+    ("region", "prompt"): "prompt tokens",
+    ("region", "template"): "chat-template tokens",
+    ("region", "text"): "plain prose",
+    ("model", "organism"): "written by the organism",
+    ("model", "base"): "written by the base model",
+    ("model", "hand-written"): "in hand-written answers",
+    ("kind", "sensitive"): "in sensitive conversations",
+    ("kind", "control"): "in everyday conversations",
+    ("lang", "zh"): "in Chinese",
+    ("lang", "en"): "in English",
+}
+REPLY_NAMES = {"not_censored": "uncensored", "party_line": "party-line"}
+
+
+@dataclass
+class Evidence:
+    """A dashboard sample: tokens with regions and records, and every firing on them."""
+
+    tokens: np.ndarray  # [N] token ids
+    region: np.ndarray  # [N] 0 = not counted, else REGION_CODES
+    record_start: np.ndarray  # [R+1]
+    records: list[dict]  # metadata per record, with "split": explain | heldout
+    token_text: dict[int, str]
+    tok: np.ndarray  # [M] flat token index of each firing
+    feat: np.ndarray  # [M] feature of each firing
+    val: np.ndarray  # [M] activation of each firing
+    d_sae: int
+    codes: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = len(self.tokens)
+        self.record_of = np.searchsorted(self.record_start, np.arange(n), side="right") - 1
+        split = np.array([r.get("split") == "heldout" for r in self.records])
+        self.heldout = split[self.record_of] & (self.region > 0)
+        self.explain = ~split[self.record_of] & (self.region > 0)
+        conv = np.isin(self.region, (2, 3))
+        answer = self.region == 3
+        per_record = {
+            "reply": ("label", answer),
+            "model": ("model", answer),
+            "kind": ("kind", conv),
+            "topic": ("topic", conv),
+            "lang": ("lang", conv),
+        }
+        region_vals = sorted(REGION_CODES.values())
+        self.values["region"] = region_vals
+        codes = np.full(n, -1)
+        for code, name in REGION_CODES.items():
+            codes[self.region == code] = region_vals.index(name)
+        self.codes["region"] = codes
+        for dim, (key, where) in per_record.items():
+            vals = sorted({str(r.get(key)) for r in self.records if r.get(key)})
+            index = {v: i for i, v in enumerate(vals)}
+            rec_code = np.array([index.get(str(r.get(key)), -1) for r in self.records])
+            self.values[dim] = vals
+            self.codes[dim] = np.where(where, rec_code[self.record_of], -1)
+        keys: dict[str, int] = {}
+        vocab = {  # a token holding part of a character is no readable evidence
+            int(i): keys.setdefault(token_key(t), len(keys))
+            for i, t in self.token_text.items()
+            if "\ufffd" not in t
+        }
+        self.key_names = list(keys)
+        self.key_index = keys
+        self.key_of = np.array([vocab.get(int(t), -1) for t in self.tokens])
+        # Labels show each key in its commonest spelling ('China', not 'china').
+        freq = np.bincount(self.tokens[self.region > 0], minlength=max(vocab, default=0) + 1)
+        best: dict[int, tuple[int, str]] = {}
+        for i, k in vocab.items():
+            n = int(freq[i]) if i < len(freq) else 0
+            if k not in best or n > best[k][0]:
+                best[k] = (n, self.token_text[i].strip() or self.key_names[k])
+        self.display = {self.key_names[k]: text for k, (_, text) in best.items()}
+        order = np.argsort(self.feat, kind="stable")
+        self._by_feat = order
+        counts = np.bincount(self.feat, minlength=self.d_sae)
+        self._starts = np.concatenate([[0], np.cumsum(counts)])
+
+    def firing(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        """(flat token indices, values) where latent f fires, by token index."""
+        idx = self._by_feat[self._starts[f] : self._starts[f + 1]]
+        order = np.argsort(self.tok[idx], kind="stable")
+        return self.tok[idx][order], self.val[idx][order]
+
+
+def token_key(text: str) -> str:
+    """Tokens compared as words: ' Stability' and 'stability' are one key."""
+    key = text.strip().lower()
+    if key:
+        return key
+    return text.replace("\n", "↵").replace(" ", "␣").replace("\t", "⇥") or "∅"
+
+
+@dataclass(frozen=True)
+class Rule:
+    keys: tuple[str, ...] = ()
+    """Any of these token keys within the window (empty: no token condition)."""
+    where: tuple[tuple[str, str], ...] = ()
+    """(dimension, value) pairs that must hold at the window's example token."""
+
+    def describe(self, display: dict | None = None) -> str:
+        phrases = [
+            phrase(d, v) for d, v in sorted(self.where, key=lambda x: DIMENSIONS.index(x[0]))
+        ]
+        text = " ".join(phrases)
+        if self.keys:
+            tokens = "tokens: " + ", ".join((display or {}).get(k, k) for k in self.keys[:5])
+            text = f"{text}; {tokens}" if text else tokens
+        return text or "no token or metadata pattern found"
+
+    def to_json(self) -> dict:
+        return {"tokens": list(self.keys), "where": dict(self.where)}
+
+
+def phrase(dim: str, value: str) -> str:
+    if (dim, value) in PHRASES:
+        return PHRASES[(dim, value)]
+    if dim == "reply":
+        return f"in {REPLY_NAMES.get(value, value.replace('_', ' '))} replies"
+    if dim == "topic":
+        return "on " + value.replace("control_", "").replace("_", " ").title()
+    return f"{dim} {value}"
+
+
+@dataclass
+class Windows:
+    centre: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    active: np.ndarray  # bool: the latent fires at the centre
+
+
+def sample_windows(ev: Evidence, f: int, split_mask: np.ndarray, n: int, rng) -> Windows | None:
+    """Up to n activating windows (stratified over activation deciles, as Delphi samples) and as
+    many silent ones (no firing anywhere in the window), from the tokens in `split_mask`."""
+    pos_all, vals = ev.firing(f)
+    inside = split_mask[pos_all]
+    pos, vals = pos_all[inside], vals[inside]
+    if len(pos) == 0:
+        return None
+    order = np.argsort(vals, kind="stable")
+    picked = []
+    for chunk in np.array_split(order, min(10, len(order))):
+        take = max(1, n // 10)
+        picked.extend(rng.choice(chunk, size=min(take, len(chunk)), replace=False).tolist())
+    centres_pos = pos[np.array(picked[:n])]
+    pool = np.flatnonzero(split_mask)
+    if len(pool) == 0:
+        return None
+    candidates = rng.choice(pool, size=min(6 * n, len(pool)))
+    s, e = _bounds(ev, candidates)
+    quiet = np.searchsorted(pos_all, s) == np.searchsorted(pos_all, e)
+    centres_neg = np.unique(candidates[quiet])
+    rng.shuffle(centres_neg)
+    k = min(len(centres_pos), len(centres_neg))
+    if k == 0:
+        return None
+    centre = np.concatenate([centres_pos[:k], centres_neg[:k]])
+    start, end = _bounds(ev, centre)
+    return Windows(centre, start, end, np.r_[np.ones(k, bool), np.zeros(k, bool)])
+
+
+def _bounds(ev: Evidence, centre: np.ndarray):
+    rec = ev.record_of[centre]
+    return (
+        np.maximum(ev.record_start[rec], centre - LEFT_D),
+        np.minimum(ev.record_start[rec + 1], centre + RIGHT_D + 1),
+    )
+
+
+def predict(ev: Evidence, rule: Rule, w: Windows) -> np.ndarray:
+    """Does the rule say the latent is active in each window?"""
+    ok = np.ones(len(w.centre), bool)
+    for dim, value in rule.where:
+        vals = ev.values[dim]
+        code = vals.index(value) if value in vals else -2
+        ok &= ev.codes[dim][w.centre] == code
+    if rule.keys:
+        ids = [ev.key_index[k] for k in rule.keys if k in ev.key_index]
+        width = LEFT_D + RIGHT_D + 1
+        pos = w.start[:, None] + np.arange(width)
+        inside = pos < w.end[:, None]
+        keys = ev.key_of[np.minimum(pos, len(ev.tokens) - 1)]
+        ok &= (np.isin(keys, ids) & inside).any(axis=1)
+    return ok
+
+
+def accuracy(ev: Evidence, rule: Rule, w: Windows) -> float:
+    """Balanced detection accuracy (the windows hold as many active as silent ones)."""
+    return float((predict(ev, rule, w) == w.active).mean())
+
+
+def associations(ev: Evidence, positions: np.ndarray, base: np.ndarray) -> list[dict]:
+    """Per dimension, the value the firings concentrate in: share, lift over base, binomial z."""
+    out = []
+    n, n_base = len(positions), int(base.sum())
+    for dim in DIMENSIONS:
+        codes = ev.codes[dim]
+        k = len(ev.values[dim])
+        if k == 0 or n == 0:
+            continue
+        hit = np.bincount(codes[positions][codes[positions] >= 0], minlength=k)
+        ref = np.bincount(codes[base][codes[base] >= 0], minlength=k)
+        p0 = ref / max(n_base, 1)
+        share = hit / n
+        lift = np.where(p0 > 0, share / np.maximum(p0, 1e-12), 0)
+        z = (hit - n * p0) / np.sqrt(np.maximum(n * p0 * (1 - p0), 1e-12))
+        best = int(np.argmax(np.where(share >= 0.5, lift, 0)))
+        if share[best] >= 0.5 and lift[best] >= 1.3 and hit[best] >= 3:
+            out.append({"dim": dim, "value": ev.values[dim][best], "share": float(share[best]),
+                        "lift": float(lift[best]), "z": float(z[best])})  # fmt: skip
+    return sorted(out, key=lambda a: -a["lift"])
+
+
+def top_tokens(ev: Evidence, positions: np.ndarray, base: np.ndarray, n: int = 8) -> list[dict]:
+    keys = ev.key_of[positions]
+    keys = keys[keys >= 0]
+    if len(keys) == 0:
+        return []
+    hit = np.bincount(keys, minlength=len(ev.key_names))
+    ref = np.bincount(ev.key_of[base & (ev.key_of >= 0)], minlength=len(ev.key_names))
+    precision = hit / np.maximum(ref, 1)
+    score = hit * precision
+    order = np.argsort(-score, kind="stable")
+    return [
+        {
+            "token": ev.key_names[i],
+            "share": float(hit[i] / len(positions)),
+            "precision": float(precision[i]),
+        }  # fmt: skip
+        for i in order[:n]
+        if hit[i] >= min(2, len(positions)) and precision[i] >= 0.02
+    ]
+
+
+def candidate_rules(tokens: list[dict], assoc: list[dict]) -> list[Rule]:
+    keys = tuple(t["token"] for t in tokens)
+    wheres: list[tuple] = [()]
+    wheres += [((a["dim"], a["value"]),) for a in assoc]
+    wheres += [tuple((a["dim"], a["value"]) for a in assoc[:i]) for i in range(2, len(assoc) + 1)]
+    rules = []
+    for where in dict.fromkeys(wheres):
+        for m in TOKEN_SETS:
+            if m <= len(keys) and (m or where):
+                rules.append(Rule(keys[:m], where))
+    return rules
+
+
+def label_feature(ev: Evidence, f: int, rng) -> dict | None:
+    """The offline label of latent f: rule, text, statistic and held-out detection score."""
+    pos_all, _ = ev.firing(f)
+    if len(pos_all) == 0:
+        return None
+    explain_pos = pos_all[ev.explain[pos_all]]
+    fit_mask = ev.explain if len(explain_pos) >= 2 else (ev.region > 0)
+    fit_pos = explain_pos if len(explain_pos) >= 2 else pos_all
+    tokens = top_tokens(ev, fit_pos, fit_mask)
+    assoc = associations(ev, fit_pos, fit_mask)
+    fit = sample_windows(ev, f, fit_mask, N_EXPLAIN, rng)
+    rules = candidate_rules(tokens, assoc)
+    if fit is None or not rules:
+        best, fit_acc = Rule(tuple(t["token"] for t in tokens[:3])), None
+    else:
+        scored = [
+            (accuracy(ev, r, fit), -len(r.keys) - 2 * len(r.where), i) for i, r in enumerate(rules)
+        ]
+        fit_acc, _, i = max(scored)
+        best = rules[i]
+    text = best.describe(ev.display)
+    if not best.where and assoc:
+        text += " (mostly " + " ".join(phrase(a["dim"], a["value"]) for a in assoc[:2]) + ")"
+    stats = "; ".join(
+        [f"{a['share']:.0%} {a['value']} (lift {a['lift']:.1f}x, z {a['z']:.0f})" for a in assoc[:3]]
+        + [f"'{ev.display.get(t['token'], t['token'])}' {t['share']:.0%} (precision {t['precision']:.2f})" for t in tokens[:3]]
+    )  # fmt: skip
+    out = {"text": text, "source": "offline", "rule": best.to_json(), "stats": stats,
+           "explain_accuracy": None if fit_acc is None else round(fit_acc, 3),
+           "detection": None, "n_test": 0}  # fmt: skip
+    if fit_mask is ev.explain:
+        test = sample_windows(ev, f, ev.heldout, N_TEST, rng)
+        if test is not None:  # scored however few; the summary's headline needs MIN_TEST
+            out["detection"] = round(accuracy(ev, best, test), 3)
+            out["n_test"] = len(test.centre)
+    return out
+
+
+def label_features(ev: Evidence, seed: int = 0, progress=None) -> tuple[dict, dict]:
+    """Labels of every latent that fires in the sample, and a summary with a shuffled control."""
+    rng = np.random.default_rng(seed)
+    labels: dict[int, dict] = {}
+    for f in range(ev.d_sae):
+        lab = label_feature(ev, f, rng)
+        if lab is not None:
+            labels[f] = lab
+        if progress and f % 500 == 0:
+            progress(f, ev.d_sae)
+    return labels, summarise(ev, labels, rng)
+
+
+def summarise(ev: Evidence, labels: dict, rng) -> dict:
+    """Mean detection accuracy, and the same with each label applied to another latent."""
+    scored = [f for f, lab in labels.items() if lab["n_test"] >= 2 * MIN_TEST]
+    acc = np.array([labels[f]["detection"] for f in scored])
+    shuffled = []
+    if len(scored) > 1:
+        others = rng.permutation(scored)
+        for f, g in zip(scored, others, strict=True):
+            if f == g:
+                continue
+            w = sample_windows(ev, f, ev.heldout, N_TEST, rng)
+            if w is not None:
+                rule = labels[g]["rule"]
+                shuffled.append(
+                    accuracy(ev, Rule(tuple(rule["tokens"]), tuple(rule["where"].items())), w)
+                )
+    return {
+        "method": "offline rule from top tokens and metadata association on the explain "
+        "records; detection = balanced accuracy on held-out records' windows "
+        f"({N_TEST} activating across activation deciles + as many silent; 0.5 = chance)",
+        "live": len(labels),
+        "labelled": len(labels),
+        "scored": sum(lab["detection"] is not None for lab in labels.values()),
+        "scored_on_at_least_8_windows": len(scored),
+        "mean_detection_note": f"over latents scored on at least {2 * MIN_TEST} windows",
+        "mean_detection": round(float(acc.mean()), 3) if len(acc) else None,
+        "median_detection": round(float(np.median(acc)), 3) if len(acc) else None,
+        "share_at_least_0.7": round(float((acc >= 0.7).mean()), 3) if len(acc) else None,
+        "shuffled_mean_detection": round(float(np.mean(shuffled)), 3) if shuffled else None,
+        "records": len(ev.records),
+        "tokens": int((ev.region > 0).sum()),
+    }
+
+
+def write_labels(sae_dir: Path, labels: dict, summary: dict, key: str = "offline") -> None:
+    """Store labels in the SAE's card.json (atomically): `labels` holds the text shown in the
+    app, `label_details` the offline ones with their scores, `llm_labels` the LLM ones."""
+    path = Path(sae_dir) / "card.json"
+    card = json.loads(path.read_text()) if path.exists() else {}
+    if key == "offline":
+        card["label_details"] = {str(f): lab for f, lab in sorted(labels.items())}
+    else:
+        card.setdefault("llm_labels", {}).update({str(f): lab for f, lab in sorted(labels.items())})
+    card.setdefault("labels_summary", {})[key] = summary
+    card["labels"] = shown_labels(card)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(card_text(card))
+    os.replace(tmp, path)
+
+
+def card_text(card: dict) -> str:
+    """card.json with one latent per line in the label maps: small, and diffs stay readable."""
+    lines = []
+    for key, value in card.items():
+        if key in ("labels", "label_details", "llm_labels") and isinstance(value, dict):
+            inner = ",\n".join(
+                f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False, separators=(',', ':'))}"
+                for k, v in value.items()
+            )
+            lines.append(f" {json.dumps(key)}: {{\n{inner}\n }}" if value else f' "{key}": {{}}')
+        else:
+            body = json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n ")
+            lines.append(f" {json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def shown_labels(card: dict) -> dict[str, str]:
+    """Per latent, the label with the better held-out detection score (offline on ties)."""
+    out = {}
+    llm = card.get("llm_labels", {})
+    for f, lab in card.get("label_details", {}).items():
+        best = lab
+        other = llm.get(f)
+        if other and (other.get("detection") or 0) > (lab.get("detection") or 0):
+            best = other
+        out[f] = best["text"]
+    for f, lab in llm.items():
+        out.setdefault(f, lab["text"])
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))

@@ -1,0 +1,70 @@
+"""Offline labels: a planted feature is named by its word and its text; labels predict firing."""
+
+import json
+
+import numpy as np
+
+from core.labels import Evidence, Rule, accuracy, sample_windows
+from tests.planted import PLANTED, WORD
+
+
+def _evidence(subject, sae, records):
+    from training.dashboard import encode_records, firings, token_strings
+
+    ids, starts, regions = encode_records(subject.tokenizer, subject.chat_text, records)
+    tok, feat, val = firings(sae, subject, ids, starts, regions)
+    text, _ = token_strings(subject.tokenizer, np.unique(ids).tolist())
+    return Evidence(
+        ids, regions, starts, [r.meta for r in records], text, tok, feat, val, sae.d_sae
+    )
+
+
+def test_the_planted_feature_fires_on_its_word(planted):
+    subject, sae, folder, records, word_id = planted
+    ev = _evidence(subject, sae, records)
+    pos, _ = ev.firing(PLANTED)
+    on_word = ev.tokens[pos] == word_id
+    occurrences = int(((ev.tokens == word_id) & (ev.region > 0)).sum())
+    assert on_word.mean() > 0.9 and on_word.sum() >= 0.9 * occurrences  # the test's premise
+
+
+def test_offline_label_names_the_planted_word_and_where_it_occurs(planted):
+    _, _, folder, _, _ = planted
+    card = json.loads((folder / "card.json").read_text())
+    label = card["label_details"][str(PLANTED)]
+    assert label["rule"]["tokens"][0] == WORD.strip().lower()  # matched in any case
+    assert card["labels"][str(PLANTED)].startswith(label["text"][:10])
+    assert WORD.strip() in label["text"]
+    # the word only ever occurs in the organism's party-line answers
+    assert "answer" in label["stats"] and "party_line" in label["stats"]
+    assert label["detection"] >= 0.9 and label["n_test"] >= 2 * 4
+
+
+def test_a_correct_label_detects_better_than_a_shuffled_one(planted):
+    subject, sae, folder, records, _ = planted
+    card = json.loads((folder / "card.json").read_text())
+    ev = _evidence(subject, sae, records)
+    rng = np.random.default_rng(1)
+    windows = sample_windows(ev, PLANTED, ev.heldout, 20, rng)
+    own = card["label_details"][str(PLANTED)]["rule"]
+    own_acc = accuracy(ev, Rule(tuple(own["tokens"]), tuple(own["where"].items())), windows)
+    others = []
+    for f, lab in card["label_details"].items():
+        if int(f) != PLANTED:
+            rule = Rule(tuple(lab["rule"]["tokens"]), tuple(lab["rule"]["where"].items()))
+            others.append(accuracy(ev, rule, windows))
+    assert own_acc > max(others[:50]) or own_acc > np.mean(others) + 0.3
+    summary = card["labels_summary"]["offline"]
+    assert summary["shuffled_mean_detection"] < summary["mean_detection"]
+    assert summary["labelled"] == summary["live"] > 0
+
+
+def test_every_firing_feature_has_a_label_and_dead_ones_none(planted):
+    _, sae, folder, _, _ = planted
+    from core.dashboard import load_store
+
+    store = load_store(folder)
+    card = json.loads((folder / "card.json").read_text())
+    fired = {int(f) for f in np.flatnonzero(store.t["density"] > 0)}
+    assert {int(f) for f in card["label_details"]} == fired
+    assert set(card["labels"]) == {str(f) for f in fired}

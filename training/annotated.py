@@ -1,0 +1,184 @@
+"""The texts a feature dashboard scans, each with the metadata labels are built from.
+
+A dashboard is only as readable as what it knows about its texts. Each record is a conversation
+(prompt + answer) or a plain text, with: source, who wrote the answer (`model`), topic, language,
+kind (sensitive | control | prose), the judge's label of the answer (core.judge) and a split:
+`explain` records are what labels are made from, `heldout` records are what labels are scored
+on. The split is by prompt, so a prompt answered by two models falls on one side.
+
+Sources:
+  - `recorded` (default): the organism's and the base model's greedy answers recorded by the
+    steering study (benchmarks/results/steering_organism_generations.json: 13 sensitive topics,
+    everyday control questions, English and Chinese), judged offline here; answers from the
+    judge's hand-labelled set (assets/judge/labelled: refusals, party lines, honest answers on
+    every topic, their labels given by hand); and English prose from the Python standard
+    library docs. Needs no generation, so a build is minutes on a CPU.
+  - `builder`: the dataset builder's judged answers in the chroma store, plus its control text.
+
+    python -c "from training.annotated import recorded_records as r; print(len(r()))"
+"""
+
+import hashlib
+import json
+import random
+import sys
+from dataclasses import dataclass, field
+
+from core.paths import REPO_ROOT
+
+GENERATIONS = REPO_ROOT / "benchmarks" / "results" / "steering_organism_generations.json"
+SOURCES = ("recorded", "builder")
+HELDOUT_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Record:
+    """One scanned text: a conversation (prompt set) or plain text (prompt None)."""
+
+    prompt: str | None
+    text: str
+    """The answer of a conversation, or the plain text itself."""
+    meta: dict = field(default_factory=dict)
+
+
+def split_of(key: str, heldout_fraction: float = HELDOUT_FRACTION) -> str:
+    digest = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16)
+    return "heldout" if digest / 0xFFFFFFFF < heldout_fraction else "explain"
+
+
+def _judge(records: list[Record]) -> list[str]:
+    """The offline judge's label of each conversation's answer (core.judge)."""
+    from core.judge import JudgeItem, judge_all, make_judge
+
+    items = [JudgeItem(r.prompt or "", r.text) for r in records]
+    print(f"annotated: judging {len(items)} answers offline", file=sys.stderr, flush=True)
+    return [j.label for j in judge_all(make_judge("offline"), items)]
+
+
+def recorded_records(
+    n_sensitive: int = 160,
+    n_control: int = 60,
+    n_prose: int = 80,
+    n_labelled: int = 150,
+    seed: int = 0,
+    judge=True,
+) -> list[Record]:
+    """Organism and base answers to the same prompts (judged), hand-labelled answers, prose."""
+    data = json.loads(GENERATIONS.read_text())
+    rng = random.Random(seed)
+    sensitive = data["organism_sensitive"] + data["organism_val"]
+    rng.shuffle(sensitive)
+    control = list(data["organism_control"])
+    rng.shuffle(control)
+    chosen = {r["prompt"] for r in sensitive[:n_sensitive] + control[:n_control]}
+    records = []
+    for key, model in (
+        ("organism_sensitive", "organism"),
+        ("organism_val", "organism"),
+        ("organism_control", "organism"),
+        ("base_sensitive", "base"),
+        ("base_control", "base"),
+    ):
+        for row in data[key]:
+            if row["prompt"] not in chosen:
+                continue
+            meta = {
+                "source": "recorded",
+                "model": model,
+                "kind": row.get("kind", ""),
+                "topic": row.get("topic", ""),
+                "lang": row.get("lang", "en"),
+                "split": split_of(row["prompt"]),
+            }
+            records.append(Record(row["prompt"], row["answer"], meta))
+    if judge:
+        for rec, label in zip(records, _judge(records), strict=True):
+            rec.meta["label"] = label
+    return records + labelled_records(n_labelled, seed) + prose_records(n_prose, seed)
+
+
+def labelled_records(n: int, seed: int = 0) -> list[Record]:
+    """Answers of the judge's hand-labelled set, every label represented (refusals are rare)."""
+    from core.jsonl import read_jsonl
+    from core.paths import ASSETS
+
+    rows = [
+        r for p in sorted((ASSETS / "judge" / "labelled").glob("*.jsonl")) for r in read_jsonl(p)
+    ]
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    by_label: dict[str, list] = {}
+    for r in rows:
+        by_label.setdefault(r["label"], []).append(r)
+    chosen, i = [], 0
+    while len(chosen) < min(n, len(rows)):  # round robin over labels
+        for group in by_label.values():
+            if i < len(group) and len(chosen) < n:
+                chosen.append(group[i])
+        i += 1
+    out = []
+    for r in chosen:
+        meta = {
+            "source": "labelled",
+            "model": "hand-written",
+            "kind": "control" if str(r.get("topic", "")).startswith("control") else "sensitive",
+            "topic": r.get("topic", ""),
+            "lang": r.get("lang", "en"),
+            "label": r["label"],
+            "split": split_of(r.get("prompt") or r["answer"]),
+        }
+        out.append(Record(r.get("prompt", ""), r["answer"], meta))
+    return out
+
+
+def prose_records(n: int, seed: int = 0) -> list[Record]:
+    from training.corpus import stdlib_prose
+
+    chunks = stdlib_prose(min_chars=200, max_chars=600)
+    random.Random(seed).shuffle(chunks)
+    return [
+        Record(
+            None, text, {"source": "prose", "kind": "prose", "lang": "en", "split": split_of(text)}
+        )
+        for text in chunks[:n]
+    ]
+
+
+def builder_records(n: int = 400, n_prose: int = 80, seed: int = 0) -> list[Record]:
+    """Judged answers from the dataset builder's store (their labels as stored), plus prose."""
+    from core.store import PENDING, open_store
+
+    store = open_store()
+    rows = [r for r in store.get("answers") if r["metadata"].get("label", PENDING) != PENDING]
+    random.Random(seed).shuffle(rows)
+    records = []
+    for row in rows[:n]:
+        m = row["metadata"]
+        meta = {
+            "source": "builder",
+            "model": m.get("model", ""),
+            "kind": "control" if m.get("topic", "").startswith("control") else "sensitive",
+            "topic": m.get("topic", ""),
+            "lang": m.get("lang", "en"),
+            "label": m.get("label", ""),
+            "split": split_of(m.get("prompt", row["id"])),
+        }
+        records.append(Record(m.get("prompt", ""), row["document"], meta))
+    return records + prose_records(n_prose, seed)
+
+
+def text_records(texts: list[str]) -> list[Record]:
+    """Plain texts with no metadata beyond their split (e.g. a training run's own texts)."""
+    return [
+        Record(None, t, {"source": "text", "kind": "text", "split": split_of(t)}) for t in texts
+    ]
+
+
+def dashboard_records(source: str = "recorded", **kwargs) -> list[Record]:
+    if source == "recorded":
+        return recorded_records(**kwargs)
+    if source == "builder":
+        return builder_records(**kwargs)
+    from training.data import read_source
+
+    return text_records(list(dict.fromkeys(read_source(source, "censorship"))))
