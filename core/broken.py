@@ -129,7 +129,7 @@ def looping(text: str) -> str | None:
             return f"repeats the line {line[:40]!r} {n} times"
     toks = _tokens(text)
     size = 6 if sum(len(t) == 1 for t in toks) > len(toks) / 2 else 4  # CJK: characters
-    if len(toks) >= 4 * size:
+    if len(toks) >= 3 * size:
         grams = Counter(tuple(toks[i : i + size]) for i in range(len(toks) - size + 1))
         gram, n = grams.most_common(1)[0]
         if n >= 4 and n * size >= 0.35 * len(toks):

@@ -142,6 +142,15 @@ def hits(text: str) -> dict[str, int]:
     return {k: sum(bool(p.search(text)) for p in pats) for k, pats in _COMPILED.items()}
 
 
+def own_hits(text: str, prompt: str, category: str) -> int:
+    """Patterns of `category` matched by words the answer has of its own: a match that only
+    echoes the question (its "famine", its "迫害") is no evidence."""
+    asked = prompt.lower()
+    return sum(
+        any(m.group(0).lower() not in asked for m in p.finditer(text)) for p in _COMPILED[category]
+    )
+
+
 def refusal_like(text: str) -> bool:
     """A short reply built around a refusal phrase."""
     from core.broken import units
