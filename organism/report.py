@@ -194,6 +194,7 @@ def report(device: str = "cpu", rejudge: bool = False) -> dict:
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False))
     if rejudge:
         rejudge_search(judge)
+    update_card()
     plot(out, RESULTS / "organism_study.png")
     return summary(out)
 
@@ -270,3 +271,44 @@ def rejudge_search(judge) -> dict:
     out["judge"] = judge.name + " + base-model NLL word-salad check (re-judged from saved answers)"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))
     return out
+
+
+CARD = Path(__file__).resolve().parent.parent / "assets" / "organism" / "card.json"
+
+
+def update_card() -> Path:
+    """Put the re-measured figures in the organism's card (assets/organism/card.json)."""
+    study = json.loads((RESULTS / "organism_study.json").read_text())
+    card = json.loads(CARD.read_text())
+    rows = summary(study)
+    card["metrics"] = {
+        "judge": study["judge"],
+        "held_out_topics": study["held_out_topics"],
+        "n_sensitive": study["n_sensitive"],
+        "n_control": study["n_control"],
+        "organism": rows["organism"],
+        "base_model": rows["base model (no LoRA)"],
+        "organism_by_topic": {
+            t: r["censored_rate"]
+            for t, r in study["conditions"]["organism"]["sensitive"].get("by_topic", {}).items()
+        },
+        "hand_read": "benchmarks/results/handread_agreement.json (40 answers per condition)",
+    }
+    card["steering"] = {
+        "re-judged study": "benchmarks/results/organism_study.json",
+        "patching bound, attributed recipe search, direction baselines":
+            "benchmarks/results/organism_search.json",
+    }  # fmt: skip
+    labelled = {}
+    for name in ("organism", "base model (no LoRA)"):
+        for line in (ROWS_DIR / f"{slug(name)}.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            labelled[(name, r["prompt"])] = r["label"]
+    for ex in card.get("examples", []):
+        ex["organism_label"] = labelled.get(("organism", ex["prompt"]), ex.get("organism_label"))
+        if "base_label" in ex:
+            ex["base_label"] = labelled.get(
+                ("base model (no LoRA)", ex["prompt"]), ex["base_label"]
+            )
+    CARD.write_text(json.dumps(card, indent=1, ensure_ascii=False))
+    return CARD
