@@ -151,7 +151,8 @@ def write_card(result: dict, org_sens: list[dict], base_sens: list[dict]) -> Pat
             "base_censorship_held_out_topics": result["base_sensitive"]["overall"],
             "drift_on_control_text": result["drift_on_control_text"],
             "organism_by_topic": {
-                k: v["censored_rate"] for k, v in result["organism_sensitive"].get("by_topic", {}).items()
+                k: v["censored_rate"]
+                for k, v in result["organism_sensitive"].get("by_topic", {}).items()
             },
         },
         "examples": [
