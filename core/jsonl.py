@@ -83,12 +83,10 @@ def read_jsonl(
 
 
 def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
-    """Write rows as JSON Lines, whole or not at all (a temporary file renamed into place)."""
-    import os
+    """Write rows as JSON Lines, whole or not at all (core.atomic's staged write)."""
+    from core.atomic import write_text_atomic
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return path

@@ -207,12 +207,12 @@ def search(
             curve.append({"n": n, "recovery_test": recovery(organism, iv, ref_test).to_json()["overall"],
                           "kl": next_token_cost(organism, control, iv).kl})  # fmt: skip
         out["tradeoff_curve"] = curve
-        RECIPE.write_text(json.dumps({
-            "edits": [asdict(e) for e in found.edits],
-            "sae": {"path": "assets/organism/sae_standin", "hook_name": sae.hook_name,
-                    "fingerprint": sae.card.get("fingerprint") or sae.card.get("subject")},
-            "made_by": "python -m organism search (greedy attributed search on validation topics)",
-        }, indent=1))  # fmt: skip
+        from core.edits import recipe_to_json
+        from core.recipe_origin import recipe_origin
+
+        origin = {**recipe_origin(sae, organism), "sae": "assets/organism/sae_standin"}
+        made_by = "python -m organism search (greedy attributed search on validation topics)"
+        RECIPE.write_text(recipe_to_json(found.edits, **origin, made_by=made_by) + "\n")
     if write:
         path = RESULTS / "organism_search.json"
         path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))

@@ -252,13 +252,10 @@ def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
             recent = sum(losses[-10:]) / len(losses[-10:])
             _log(f"step {step + 1}/{cfg.steps} loss {recent:.4f} ({time.time() - t0:.0f}s)")
     model.eval()
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    model.save_pretrained(str(tmp))
-    if out_dir.exists():
-        import shutil
+    from core.atomic import staged_dir
 
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with staged_dir(out_dir) as stage:  # the app never loads half an adapter
+        model.save_pretrained(str(stage))
     record = {
         "config": asdict(cfg),
         "data": summary,

@@ -41,3 +41,20 @@ def tiny_sae_dir(tiny_subject, tiny_sae, tmp_path_factory):
 
 
 from tests.planted import planted  # noqa: E402, F401  (fixture: a tiny SAE with a planted feature)
+
+
+def perturbed_copy(subject, seed: int = 1, scale: float = 0.5, layers_only: bool = False):
+    """A tiny "organism": a copy of `subject` with noise on its weights (only the decoder layers'
+    with `layers_only`), so `subject` can play its base model."""
+    import copy
+
+    import torch
+
+    other = copy.copy(subject)
+    other.model = copy.deepcopy(subject.model)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in other.model.named_parameters():
+            if not layers_only or ".layers." in name:
+                p.add_(scale * torch.randn_like(p) * p.std().clamp(min=1e-3))
+    return other

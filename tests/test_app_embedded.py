@@ -54,6 +54,10 @@ def test_organism_shows_its_base_models_answer_beside_it():
     assert rt.base_subject().source == "embedded"
     assert base_answer and base_answer != censored
     assert "Judge:" in base_label
+    from ui.inspect_tab import on_shipped_recipe
+
+    recipe, note = on_shipped_recipe()  # the one-click recipe, made for exactly this SAE
+    assert '"feature"' in recipe and "Loaded the shipped recipe" in note
     runtime.set_runtime(load_subject("tiny"), rt.sae)
     with pytest.raises(gr.Error, match="organism"):
         list(on_base_generate(prompt, 8, 0, 0.95, 0))

@@ -327,3 +327,12 @@ def test_training_metrics_plot_follows_the_jobs_run_folder(tmp_path):
     fig = metrics_figure(run_dir)
     assert [t.text for t in fig.layout.annotations] == ["explained_variance", "l0"]
     assert run_dir_of({"kind": "build", "argv": ["python", "-m", "data_builder", "build"]}) is None
+
+
+def test_the_shipped_recipe_loads_only_for_its_own_sae(rt):
+    """The organism's recipe button refuses another SAE rather than loading wrong features."""
+    from core.recipe_origin import RecipeMismatch
+    from ui.inspect_tab import on_shipped_recipe
+
+    with pytest.raises((gr.Error, RecipeMismatch), match="made elsewhere|made for SAE"):
+        on_shipped_recipe()

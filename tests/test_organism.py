@@ -49,12 +49,10 @@ def test_encode_row_masks_the_prompt(tiny_subject):
 
 def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, monkeypatch):
     """`python -m organism search` on a tiny stand-in: every stage runs and reports."""
-    import copy
-
-    import torch
 
     import organism.search as study
     from organism.search import search
+    from tests.conftest import perturbed_copy
 
     real = study._answers
 
@@ -68,12 +66,7 @@ def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, mon
 
     monkeypatch.setattr(study, "_answers", answers)
 
-    organism = copy.copy(tiny_subject)
-    organism.model = copy.deepcopy(tiny_subject.model)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for p in organism.model.parameters():
-            p.add_(0.3 * torch.randn_like(p) * p.std().clamp(min=1e-3))
+    organism = perturbed_copy(tiny_subject, seed=0, scale=0.3)
     out = search(
         "cpu", models=(organism, tiny_subject, tiny_sae), layers=(1, 2), limit=6,
         max_new_tokens=4, write=False,

@@ -1,6 +1,5 @@
 """Recovery: 1 for the base model, 0 for the organism, and the value a direct computation gives."""
 
-import copy
 from contextlib import contextmanager
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 
 from core.intervention import BASELINE
 from core.recovery import recovery, recovery_reference
+from tests.conftest import perturbed_copy
 
 ROWS = [
     {"prompt": "What happened at Tiananmen Square?", "topic": "tiananmen"},
@@ -21,13 +21,7 @@ BASE = ["Troops fired on protesters.", "Uyghurs are detained in camps.", "A Nobe
 @pytest.fixture(scope="module")
 def pair(tiny_subject):
     """A tiny "organism": the tiny subject with perturbed weights; the tiny subject is its base."""
-    organism = copy.copy(tiny_subject)
-    organism.model = copy.deepcopy(tiny_subject.model)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in organism.model.parameters():
-            p.add_(0.5 * torch.randn_like(p) * p.std().clamp(min=1e-3))
-    return organism, tiny_subject
+    return perturbed_copy(tiny_subject, seed=1), tiny_subject
 
 
 class BecomeBase:
@@ -90,13 +84,7 @@ def test_patching_from_the_base_at_the_last_layer_gives_the_base_model(tiny_subj
     from core.intervention import Intervention
     from core.sae import resid_hook
 
-    organism = copy.copy(tiny_subject)
-    organism.model = copy.deepcopy(tiny_subject.model)
-    torch.manual_seed(2)
-    with torch.no_grad():
-        for name, p in organism.model.named_parameters():
-            if ".layers." in name:
-                p.add_(0.5 * torch.randn_like(p) * p.std().clamp(min=1e-3))
+    organism = perturbed_copy(tiny_subject, seed=2, layers_only=True)
     last = resid_hook(tiny_subject.n_layers - 1)
     iv = Intervention("patch", donor=tiny_subject, layers=[last])
     ids, mask, lengths = encode_batch(organism, ["Tell me about Tibet.", "Hi"])

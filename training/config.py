@@ -254,32 +254,6 @@ _PRESETS: dict[str, dict] = {
         dashboard_tokens=100_000,
         output=str(REPO_ROOT / "assets" / "sae" / "embedded"),
     ),
-    # The censored organism (embedded model + LoRA), same shape; its answers fill the corpus.
-    "organism": dict(
-        name="organism",
-        subject="organism",
-        layer=15,
-        expansion=8,
-        k=32,
-        tokens=1_200_000,
-        context_size=128,
-        train_batch_tokens=1024,
-        store_batch_prompts=16,
-        n_batches_in_buffer=64,
-        lr=1e-3,
-        lr_warmup_steps=30,
-        dead_feature_window=150,
-        feature_sampling_window=300,
-        normalize_activations="expected_average_only_in",
-        control_fraction=0.75,
-        log_every=10,
-        eval_every=250,
-        eval_batches=2,
-        final_eval_batches=8,
-        n_checkpoints=20,
-        dashboard_tokens=100_000,
-        output=str(REPO_ROOT / "assets" / "organism" / "sae"),
-    ),
     # The study's hyper-parameters on one H100: 12,288 latents, k=96, 70M tokens, layer 18 of 36.
     "qwen3-8b": dict(
         name="qwen3-8b",
@@ -307,6 +281,16 @@ _PRESETS: dict[str, dict] = {
         n_checkpoints=20,
         dashboard_tokens=2_000_000,
     ),
+}
+
+
+# The censored organism (embedded model + LoRA), the embedded SAE's shape; its own answers fill
+# the corpus, and the result lands beside its adapter, never over the embedded model's SAE.
+_PRESETS["organism"] = {
+    **_PRESETS["embedded"],
+    "name": "organism",
+    "subject": "organism",
+    "output": str(REPO_ROOT / "assets" / "organism" / "sae"),
 }
 
 

@@ -18,6 +18,7 @@ from core.errors import BadInputError, CensorscopeError
 from core.generate import GenerationSettings, stream_generate
 from core.inspect import inspect_answer, inspect_prompt, trace_differences
 from core.model import MAX_PROMPT_CHARS, split_reasoning
+from core.paths import ASSETS
 from core.recipe_origin import check_origin, recipe_meta, recipe_origin
 from ui import render, runtime
 from ui.common import as_float, as_int, export_file, raw_value, user_errors
@@ -278,6 +279,25 @@ def on_import_recipe(file, force: bool = False):
     return render.recipe_text(edits), note
 
 
+SHIPPED_RECIPE = ASSETS / "organism" / "recipe.json"
+
+
+@user_errors
+def on_shipped_recipe():
+    """The organism's shipped recipe (assets/organism/recipe.json) into the recipe box, if it
+    was made for the SAE this app runs. Returns: the recipe text, a note on what it does."""
+    if not SHIPPED_RECIPE.exists():
+        raise BadInputError("no shipped recipe (assets/organism/recipe.json) in this install")
+    text = SHIPPED_RECIPE.read_text(encoding="utf-8")
+    rt = runtime.get()
+    meta = recipe_meta(text)
+    check_origin(meta, rt.sae, rt.subject)
+    edits = render.parse_recipe(text)
+    validate_edits(edits, rt.sae.d_sae)
+    note = f"Loaded the shipped recipe. {meta.get('measured', '')}".strip()
+    return render.recipe_text(edits), note
+
+
 def strength_range(mode: str, value: float, median: float, p99: float) -> tuple[float, float]:
     """Slider bounds for an edit: clamp 0..2x the feature's p99, add ±2x p99, scale -3..3."""
     top = max(2 * p99, abs(value), 1.0)
@@ -473,6 +493,10 @@ def build_inspect_tab() -> dict:
         add_btn = gr.Button("Add / update edit", variant="primary", elem_id="add-edit")
         remove_btn = gr.Button("Remove this feature's edits")
         clear_btn = gr.Button("Clear recipe")
+        shipped_btn = gr.Button(
+            "Load the organism's recipe", elem_id="shipped-recipe",
+            visible=runtime.get().has_base and SHIPPED_RECIPE.exists(),
+        )  # fmt: skip
     edits_caption = gr.Markdown(render.edits_caption([]), elem_id="edits-caption")
     edits = gr.Dataframe(headers=render.EDIT_HEADERS, label="Edits", interactive=False)
     recipe = gr.Code(
@@ -611,6 +635,7 @@ def build_inspect_tab() -> dict:
         on_import_recipe, [import_file, force_import], [recipe, import_note],
         api_visibility="private",
     )  # fmt: skip
+    shipped_btn.click(on_shipped_recipe, None, [recipe, import_note], api_visibility="private")
     gen = gen_btn.click(
         on_generate,
         [prompt, recipe, max_new, temperature, top_p, seed, trace],
