@@ -27,7 +27,9 @@ def test_embedded_inspect_ablate_and_compare(embedded_rt):
     assert sum(s is not None for _, s in spans) > len(spans) // 2
     feature = table[0][0]
     recipe = on_add_edit("", feature, "ablate", 0, "all")
-    *_, b_label, _, _, s_label, diff, status = list(on_generate(prompt, recipe, 24, 0, 0.95, 0))[-1]
+    _, _, b_label, _, _, s_label, diff, *_, status = list(
+        on_generate(prompt, recipe, 24, 0, 0.95, 0)
+    )[-1]
     assert "Judge:" in b_label and "Judge:" in s_label
     assert status.startswith("Done (seed 0)") and f"ablate #{feature}" in status
     summary, contexts, _, lens = on_feature(feature)

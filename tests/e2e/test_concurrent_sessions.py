@@ -36,7 +36,7 @@ def session(url: str, i: int) -> dict:
     if i % 2:
         edits = [{"feature": feature, "mode": "clamp", "value": 300.0, "where": "all"}]
         recipe = json.dumps({"edits": edits})
-    out = client.predict(prompt, recipe, NEW_TOKENS, 0.0, 0.95, seed, api_name="/compare")
+    out = client.predict(prompt, recipe, NEW_TOKENS, 0.0, 0.95, seed, "", api_name="/compare")
     return {"i": i, "feature": feature, "table": table["data"], "compare": out}
 
 
@@ -57,7 +57,7 @@ def test_every_session_gets_its_own_right_answers(results, tiny_subject, tiny_sa
         edits = [FeatureEdit(r["feature"], "clamp", 300.0)] if r["i"] % 2 else []
         settings = GenerationSettings(max_new_tokens=NEW_TOKENS, seed=r["i"])
         want = compare(tiny_subject, sae, prompt, edits, settings)
-        _, b_answer, b_label, _, s_answer, s_label, _, status = r["compare"]
+        _, b_answer, b_label, _, s_answer, s_label, *_, status = r["compare"]
         assert b_answer == want.baseline.answer and s_answer == want.steered.answer
         assert "Judge:" in b_label and "Judge:" in s_label
         assert status.startswith(f"Done (seed {r['i']})")
@@ -65,5 +65,5 @@ def test_every_session_gets_its_own_right_answers(results, tiny_subject, tiny_sa
 
 def test_no_edit_steered_equals_baseline(results):
     for r in results[::2]:
-        _, b_answer, _, _, s_answer, _, _, status = r["compare"]
+        _, b_answer, _, _, s_answer, *_, status = r["compare"]
         assert s_answer == b_answer and "identical" in status
