@@ -18,6 +18,7 @@ censorship on the tokens it generates), and scores are summed over a prompt set.
 
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -138,6 +139,13 @@ def add_attribute_parser(sub) -> None:
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--check", type=int, default=0, metavar="N",
                    help="also ablate the top N for real and report the correlation")  # fmt: skip
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="WHAT",
+        help="store the top scores in the SAE's card.json under causal_scores, described as WHAT "
+        "(the Features tab ranks by them)",
+    )
     p.add_argument("--model", default=None)
     p.add_argument("--adapter", default=None)
     p.add_argument("--sae", default=None)
@@ -194,4 +202,31 @@ def run_attribute(args) -> dict:
             "real_change": real,
             "pearson": float(np.corrcoef(predicted, real)[0, 1]) if len(top) > 1 else None,
         }
+    if args.save:
+        if sae.path.startswith("<") or not Path(sae.path).is_dir():
+            raise BadInputError("--save needs an SAE folder (its card.json gets the scores)")
+        out["saved_to"] = str(save_scores(Path(sae.path), res, args.save, out.get("check")))
     return out
+
+
+def save_scores(
+    sae_dir: Path, res: Attribution, what: str, check: dict | None = None, n: int = 200
+):
+    """Put the top-n answer and prompt scores (per pair) in the SAE's card.json."""
+    import json
+
+    from core.atomic import write_text_atomic
+
+    card_path = sae_dir / "card.json"
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    per = max(res.n_pairs, 1)
+    card["causal_scores"] = {
+        "what": what,
+        "n_pairs": res.n_pairs,
+        "metric": "log p(censored answer) - log p(reference); score = activation x gradient "
+        "through the error-term splice, summed over positions, per pair",
+        "answer": {str(f): s / per for f, s in res.top(n, "answer")},
+        "prompt": {str(f): s / per for f, s in res.top(n, "prompt")},
+        **({"check": check} if check else {}),
+    }
+    return write_text_atomic(card_path, json.dumps(card, indent=1, ensure_ascii=False))

@@ -146,6 +146,11 @@ class LoadedSae:
         """Feature labels from the card, if the artifact has any."""
         return {int(k): v for k, v in self.card.get("labels", {}).items()}
 
+    def causal_scores(self, region: str = "answer") -> dict[int, float]:
+        """Attribution scores stored by `python -m core attribute --save` ({} when none)."""
+        scores = (self.card.get("causal_scores") or {}).get(region) or {}
+        return {int(k): float(v) for k, v in scores.items()}
+
 
 @dataclass
 class RuntimeTopKConfig:

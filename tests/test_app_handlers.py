@@ -336,3 +336,18 @@ def test_the_shipped_recipe_loads_only_for_its_own_sae(rt):
 
     with pytest.raises((gr.Error, RecipeMismatch), match="made elsewhere|made for SAE"):
         on_shipped_recipe()
+
+
+def test_ranking_puts_stored_causal_scores_first(rt, monkeypatch):
+    """With attribution scores in the SAE's card, the table ranks by them, contrast beside."""
+    from ui.features_tab import on_add_top, on_rank_load
+
+    _, plain = on_rank_load()
+    planted = plain[-1][1]  # the contrast ranking's last feature
+    monkeypatch.setitem(
+        rt.sae.card, "causal_scores", {"what": "test", "answer": {str(planted): 5.0, "3": 1.0}}
+    )
+    status, rows = on_rank_load()
+    assert "causal score" in status and rows[0][1] == planted and rows[0][2] == 5.0
+    recipe, _ = on_add_top("", 1)  # "ablate the top n" follows the table's order
+    assert render.parse_recipe(recipe)[0].feature == planted

@@ -21,7 +21,7 @@ from core.paths import public_text
 from ui import runtime
 from ui.common import as_int, raw_value, unavailable, user_errors
 
-RANK_HEADERS = ["rank", "feature", "effect d", "AUROC", "label"]
+RANK_HEADERS = ["rank", "feature", "causal (answer)", "effect d", "AUROC", "label"]
 SEARCH_HEADERS = ["feature", "match", "detection", "label", "examples from"]
 LOGIT_HEADERS = ["promoted token", "logit", "suppressed token", "logit "]
 
@@ -180,6 +180,15 @@ def ranking(compute: bool) -> tuple[str, list]:
     return _RANKINGS.get(key, ("", []))
 
 
+def display_order(ranked: list, causal: dict[int, float]) -> list[int]:
+    """Feature ids as the ranking table lists them: by causal score where the SAE has stored
+    ones (what ablation is predicted to do, not what co-occurs), else by contrast."""
+    order = [s.feature for s in ranked]
+    if causal:
+        order = sorted(set(order) | set(list(causal)[:50]), key=lambda f: -causal.get(f, -1e9))
+    return order
+
+
 def censorship_score(feature: int) -> str | None:
     what, ranked = ranking(compute=False)
     for i, score in enumerate(ranked):
@@ -264,14 +273,27 @@ def on_rank_load():
     except ImportError:
         return unavailable("the censorship ranking (core/discovery.py is missing)."), []
     what, ranked = ranking(compute=True)
-    labels = runtime.get().sae.labels()
-    rows = [
-        [i + 1, s.feature, round(s.effect, 3), round(s.auroc, 3), labels.get(s.feature, "")]
-        for i, s in enumerate(ranked)
-    ]
+    sae = runtime.get().sae
+    labels, causal = sae.labels(), sae.causal_scores("answer")
+    contrast = {s.feature: s for s in ranked}
+    order = display_order(ranked, causal)
+    rows = []
+    for i, f in enumerate(order):
+        c = contrast.get(f)
+        rows.append([
+            i + 1, f, round(causal[f], 3) if f in causal else "",
+            round(c.effect, 3) if c else "", round(c.auroc, 3) if c else "", labels.get(f, ""),
+        ])  # fmt: skip
     if not rows:
         return f"No feature fires more on the censored side ({what}).", []
-    return f"Ranked by effect size: {what}. Click a row to look a feature up.", rows
+    if causal:
+        src = sae.card["causal_scores"].get("what", "stored attribution")
+        return (
+            f"Ranked by causal score ({src}; a high score: ablating the feature should push the "
+            f"model off its censored answer), with the contrast scores of {what} beside it.",
+            rows,
+        )
+    return f"Ranked by effect size: {what}. No causal scores stored for this SAE.", rows
 
 
 def on_rank_pick(evt: gr.SelectData):
@@ -305,7 +327,7 @@ def on_add_top(recipe: str, n):
     _, ranked = ranking(compute=False)
     if not ranked:
         raise BadInputError("rank the features first")
-    top = [s.feature for s in ranked[:count]]
+    top = display_order(ranked, runtime.get().sae.causal_scores("answer"))[:count]
     edited = {e.feature for e in render.parse_recipe(recipe)}
     added = [f for f in top if f not in edited]
     for feature in added:
