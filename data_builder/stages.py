@@ -132,6 +132,8 @@ def answer_stage(store: Store, subject, embed, config, generate=None) -> dict:
                     "has_reasoning": g.reasoning is not None,
                     "n_tokens": g.n_tokens,
                     "answer_chars": len(g.answer),
+                    # what the model emitted, special tokens included: the judge reads this
+                    "raw_answer": g.raw_answer or g.answer,
                     "label": PENDING,
                 }
                 for r, g in zip(batch, gens, strict=True)
@@ -161,7 +163,7 @@ def judge_stage(store: Store, judge, batch_size: int = 16, rejudge: bool = False
             items = [
                 JudgeItem(
                     r["metadata"]["prompt"],
-                    r["document"],
+                    r["metadata"].get("raw_answer") or r["document"],
                     r["metadata"]["reasoning"] if r["metadata"].get("has_reasoning") else None,
                 )
                 for r in batch

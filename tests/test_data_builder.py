@@ -259,3 +259,19 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
         assert len(answers_are_unique(store)) == 16
     finally:
         stop(server)
+
+
+def test_the_judge_reads_what_the_model_emitted_special_tokens_included(data, tiny_subject):
+    """An end-of-turn at once, then a new turn: the shown answer looks fine, the raw one is not."""
+    from core.generate import Generation
+
+    def leaky(subject, prompts, settings, batch_size=8):
+        shown = "Sure, here is a short poem about the sea and its waves."
+        raw = "<|im_end|>" + shown
+        return [Generation(p, shown, None, shown, 12, 0.0, None, raw) for p in prompts]
+
+    build(BuildConfig(limit=4, **FAST), subject=tiny_subject, generate=leaky)
+    rows = open_store().get("answers")
+    assert rows and {r["metadata"]["label"] for r in rows} == {"broken"}
+    assert all("leakage" in r["metadata"]["rationale"] for r in rows)
+    assert all(not r["document"].startswith("<|im_end|>") for r in rows)  # shown as read
