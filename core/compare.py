@@ -58,9 +58,14 @@ class CompareUpdate:
     baseline: str
     steered: str
     phase: str  # "both" | "baseline" | "steered" | "done"
+    raw: dict = field(default_factory=dict)
+    """Each side's text as emitted, special tokens included (what the judge reads)."""
 
     def split(self, side: str) -> tuple[str | None, str]:
         return split_reasoning(getattr(self, side))
+
+    def split_raw(self, side: str) -> tuple[str | None, str]:
+        return split_reasoning(self.raw.get(side) or getattr(self, side))
 
 
 def stream_compare(
@@ -72,6 +77,9 @@ def stream_compare(
     together = can_stream_together(subject, sae, settings)
     sides = {"baseline": (None, None), "steered": (edits, sae)}
     texts = {"baseline": "", "steered": ""}
-    for side, texts in stream_sides(subject, prompt, sides, settings, together=together):
-        yield CompareUpdate(texts["baseline"], texts["steered"], "both" if together else side)
-    yield CompareUpdate(texts["baseline"], texts["steered"], "done")
+    raw: dict[str, str] = {}
+    stream = stream_sides(subject, prompt, sides, settings, together=together, raw=raw)
+    for side, texts in stream:
+        phase = "both" if together else side
+        yield CompareUpdate(texts["baseline"], texts["steered"], phase, dict(raw))
+    yield CompareUpdate(texts["baseline"], texts["steered"], "done", dict(raw))

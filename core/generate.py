@@ -208,6 +208,7 @@ def stream_sides(
     sides: dict[str, tuple],
     settings: GenerationSettings | None = None,
     together: bool = False,
+    raw: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Generate one answer per side (name -> (edits, sae)); yield (the side that just grew,
     every side's text so far).
@@ -216,7 +217,8 @@ def stream_sides(
     steers only the thread that registered it); otherwise one after the other. Either way one
     worker holds the subject's lock for all of them: a streaming consumer may be resumed on a
     different thread at every step (Gradio does this), and a lock must be released by the
-    thread that took it.
+    thread that took it. `raw`, if given, is kept up to date with every side's text as emitted
+    (special tokens included), which is what the judge should read.
     """
     from queue import Queue
 
@@ -289,6 +291,8 @@ def stream_sides(
                 running.discard(side)
                 continue
             texts[side] += piece
+            if raw is not None:
+                raw.update(texts)
             yield side, {k: _strip_special(subject.tokenizer, v) for k, v in texts.items()}
     finally:  # a consumer that stops early must not leave hooks running on the model
         cancel.set()

@@ -61,3 +61,15 @@ def test_sampling_streams_one_side_after_the_other_to_stay_reproducible(tiny_sub
     one_by_one = compare(tiny_subject, tiny_sae, PROMPT, edits, settings)
     assert updates[-1].steered == one_by_one.steered.text
     assert updates[-1].baseline == one_by_one.baseline.text
+
+
+def test_stream_keeps_the_raw_text_the_judge_reads(tiny_subject, tiny_sae):
+    from core.compare import stream_compare
+    from core.edits import FeatureEdit
+    from core.generate import GenerationSettings, _strip_special
+
+    settings = GenerationSettings(max_new_tokens=6, ignore_eos=True)
+    *_, last = stream_compare(tiny_subject, tiny_sae, "Hello", [FeatureEdit(3, "ablate")], settings)
+    assert set(last.raw) == {"baseline", "steered"}
+    for side in ("baseline", "steered"):
+        assert _strip_special(tiny_subject.tokenizer, last.raw[side]) == getattr(last, side)

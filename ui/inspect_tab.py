@@ -418,7 +418,9 @@ def on_generate(prompt: str, recipe: str, max_new_tokens, temperature, top_p, se
         "_judging…_", render.word_diff(b[1], s[1]), b_tok, s_tok, tok_caption, answers,
         f"Done. {what}",
     )  # fmt: skip
-    label_b, label_s = _judge_both(prompt, b, s)
+    label_b, label_s = _judge_both(
+        prompt, update.split_raw("baseline"), update.split_raw("steered")
+    )
     same = " · the two answers are identical" if update.baseline == update.steered else ""
     yield (
         render.reasoning_text(b[0]), b[1], label_b, render.reasoning_text(s[0]), s[1], label_s,
