@@ -138,9 +138,16 @@ def generate_batch(
     edits=None,
     sae=None,
     batch_size: int = 8,
+    intervention=None,
 ) -> list[Generation]:
-    """Answer each prompt (batched, left padding); steer with `edits` through `sae` if given."""
+    """Answer each prompt (batched, left padding). Steer with an `intervention`
+    (core.intervention.Intervention: SAE edits, a direction, a donor patch), or with `edits`
+    through `sae`."""
     settings = settings or GenerationSettings()
+    if intervention is not None:
+        if edits:
+            raise BadInputError("give an intervention or edits, not both")
+        edits, sae = intervention.edits, intervention.sae
     if edits and sae is None:
         raise BadInputError("steering edits need an SAE; load one with --sae")
     results: list[Generation] = []
@@ -149,7 +156,12 @@ def generate_batch(
         ids, mask, lengths = encode_batch(subject, chunk, settings.system)
         t0 = time.perf_counter()
         _prepare_hook(subject, sae, edits, settings)
-        with model_lock(subject), steering(subject, sae, edits, lengths):
+        hooks = (
+            intervention.context(subject, lengths)
+            if intervention is not None
+            else steering(subject, sae, edits, lengths)
+        )
+        with model_lock(subject), hooks:
             _seed(settings.seed)
             out = subject.model.generate(
                 input_ids=ids,

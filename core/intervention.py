@@ -51,10 +51,7 @@ class Intervention:
         return nullcontext()
 
     def generate(self, subject, prompts, settings, batch_size=16) -> list[Generation]:
-        if self.direction is not None or self.donor is not None:
-            with self.context(subject, None):
-                return generate_batch(subject, prompts, settings, batch_size=batch_size)
-        return generate_batch(subject, prompts, settings, self.edits, self.sae, batch_size)
+        return generate_batch(subject, prompts, settings, batch_size=batch_size, intervention=self)
 
     def to_json(self) -> dict:
         out: dict = {"name": self.name}
