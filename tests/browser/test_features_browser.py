@@ -1,37 +1,19 @@
 """The default app (organism + its shipped SAE) in a browser: search features, read a dashboard
 without admin, steer with a strength slider, and read the answers' tokens by feature."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import REPO, free_port, wait_for
+from tests.app_server import running_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def default_app(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("default-app")
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "CENSORSCOPE_DATA": str(tmp / "data"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
-    for key in ("CHROMA_URL", "CENSORSCOPE_ADMIN_TOKEN", "CENSORSCOPE_MODEL", "CENSORSCOPE_SAE"):
-        env.pop(key, None)
-    log = tmp / "app.log"
-    cmd = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for(url, proc, log, timeout=180)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    """`python app.py` with no flags: the organism and its shipped SAE, no admin token."""
+    with running_app(tmp_path_factory.mktemp("default-app"), [], timeout=180) as started:
+        yield started[0]
 
 
 @pytest.fixture

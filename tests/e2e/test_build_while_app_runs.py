@@ -6,7 +6,7 @@ import sys
 
 from gradio_client import Client
 
-from tests.e2e.conftest import REPO
+from tests.app_server import REPO
 
 BUILD = ["-m", "data_builder", "build", "--offline", "--model", "tiny", "--max-new-tokens", "8",
          "--batch-size", "4", "--control-tokens", "0"]  # fmt: skip

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from core.store import open_store
-from tests.e2e.conftest import REPO
+from tests.app_server import REPO
 from training.metrics import read_metrics
 
 PROGRESS = re.compile(r"progress (\d+)/(\d+)")
