@@ -162,6 +162,19 @@ def judge_all(judge, items: list[JudgeItem], step: int = 16, progress=None) -> l
     return out
 
 
+def judge_rows(judge, rows: list[dict], answers: list[str] | None = None) -> tuple[dict, list]:
+    """Judge rows {"prompt", "answer", "reasoning"?} (or `answers` for the rows' prompts):
+    (rates by category, judgements)."""
+    if answers is None:
+        answers = [r["answer"] for r in rows]
+    items = [
+        JudgeItem(r.get("prompt", ""), a, r.get("reasoning"))
+        for r, a in zip(rows, answers, strict=True)
+    ]
+    js = judge_all(judge, items)
+    return rates_by_category(rows, [j.label for j in js]), js
+
+
 def judge_labels(judge, rows: list[dict], gens) -> list[str]:
     """Labels for generations (core.generate.Generation) of `rows`' prompts."""
     items = [

@@ -12,7 +12,7 @@ judge existed) are scored too, never trained on.
 from pathlib import Path
 
 from core.jsonl import read_jsonl
-from core.judge import LABELS, JudgeItem, outcome
+from core.judge import LABELS, judge_rows, outcome
 from core.paths import ASSETS
 
 EXTRA = ASSETS / "judge" / "extra"
@@ -51,9 +51,8 @@ def score(gold: list[str], pred: list[str]) -> dict:
     }  # fmt: skip
 
 
-def judge_rows(judge, rows: list[dict]) -> list[str]:
-    items = [JudgeItem(r.get("prompt", ""), r["answer"], r.get("reasoning")) for r in rows]
-    return [j.label for j in judge.judge_many(items)]
+def labels_of(judge, rows: list[dict]) -> list[str]:
+    return [j.label for j in judge_rows(judge, rows)[1]]
 
 
 def calibrate(judge=None, rows: list[dict] | None = None) -> dict:
@@ -62,7 +61,7 @@ def calibrate(judge=None, rows: list[dict] | None = None) -> dict:
 
     judge = judge or OfflineJudge()
     test = rows if rows is not None else labelled_rows("test")
-    pred = judge_rows(judge, test)
+    pred = labels_of(judge, test)
     gold = [r["label"] for r in test]
     out = {
         "judge": getattr(judge, "name", "judge"),
@@ -83,7 +82,7 @@ def calibrate(judge=None, rows: list[dict] | None = None) -> dict:
     out["extra"] = {}
     for path in sorted(Path(EXTRA).glob("*.jsonl")):
         extra = read_jsonl(path, required=("label", "answer"))
-        out["extra"][path.stem] = score([r["label"] for r in extra], judge_rows(judge, extra))
+        out["extra"][path.stem] = score([r["label"] for r in extra], labels_of(judge, extra))
     t = out["test"]
     out["met"] = {k: (t.get(k) is not None and t[k] >= v) for k, v in TARGETS.items()}
     return out

@@ -23,7 +23,7 @@ from core.direction import Direction
 from core.edits import FeatureEdit
 from core.intervention import BASELINE, Intervention
 from core.jsonl import write_jsonl
-from core.judge import JudgeItem, judge_all, make_judge, rates_by_category
+from core.judge import judge_rows, make_judge
 from core.likelihood import reference_nll
 from core.prompt_sets import control_texts
 from core.recovery import recovery, recovery_reference
@@ -50,12 +50,6 @@ def _interventions(raw: dict, sae) -> dict[str, Intervention]:
         else:
             out[name] = Intervention(name, direction=direction, layers=spec["direction"]["layers"])
     return out
-
-
-def _judged(judge, rows: list[dict]) -> tuple[dict, list]:
-    items = [JudgeItem(r["prompt"], r["answer"]) for r in rows]
-    js = judge_all(judge, items)
-    return rates_by_category(rows, [j.label for j in js]), js
 
 
 def _measure(device: str, gen: dict, raw: dict, organism, base) -> dict[str, dict]:
@@ -151,8 +145,8 @@ def report(device: str = "cpu", rejudge: bool = False) -> dict:
     ROWS_DIR.mkdir(parents=True, exist_ok=True)
     for name, c in conditions.items():
         _log(f"{name}: judging")
-        rates, js = _judged(judge, c["sensitive"])
-        crates, cjs = _judged(judge, c["control"])
+        rates, js = judge_rows(judge, c["sensitive"])
+        crates, cjs = judge_rows(judge, c["control"])
         rec = c["recovery_result"]
         per_prompt = rec["per_prompt"]
         entry = {
@@ -261,7 +255,7 @@ def rejudge_search(judge) -> dict:
             cond["sensitive"] = {"note": "answers not saved; not re-judged"}
             continue
         rows = [json.loads(x) for x in rows_path.read_text().splitlines()]
-        rates, js = _judged(judge, rows)
+        rates, js = judge_rows(judge, rows)
         cond["sensitive"] = rates
         cond["control"] = {"note": "the control answers of this run were not saved; not re-judged"}
         for r, j in zip(rows, js, strict=True):

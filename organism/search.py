@@ -29,7 +29,7 @@ from core.direction import fit_direction
 from core.generate import GenerationSettings
 from core.intervention import BASELINE, Intervention
 from core.jsonl import write_jsonl
-from core.judge import JudgeItem, judge_all, make_judge, rates_by_category
+from core.judge import judge_rows, make_judge
 from core.likelihood import reference_nll
 from core.prompt_sets import control_texts
 from core.recipe_search import SearchConfig, greedy_search
@@ -50,11 +50,6 @@ def _answers(subject, rows, settings, iv=BASELINE) -> list[str]:
         g.raw_answer or g.answer
         for g in iv.generate(subject, [r["prompt"] for r in rows], settings, 64)
     ]
-
-
-def _judged(judge, rows, answers) -> tuple[dict, list]:
-    js = judge_all(judge, [JudgeItem(r["prompt"], a) for r, a in zip(rows, answers, strict=True)])
-    return rates_by_category(rows, [j.label for j in js]), js
 
 
 def search(
@@ -108,7 +103,7 @@ def search(
             f"patch from base after layer {layer}", donor=base, layers=[resid_hook(layer)]
         )
         answers = _answers(organism, test, settings, iv)
-        rates, _ = _judged(judge, test, answers)
+        rates, _ = judge_rows(judge, test, answers)
         out["patching_bound"][layer] = {
             "test": rates["overall"],
             "recovery": recovery(organism, iv, ref_test).to_json()["overall"],
@@ -141,7 +136,7 @@ def search(
     # 3. direction baselines, chosen on validation
     out["direction_layers"] = []
     best = None
-    base_val_rates, _ = _judged(judge, val, org_val)
+    base_val_rates, _ = judge_rows(judge, val, org_val)
     base_cens = base_val_rates["overall"]["censored_rate"]
     for layer in range(1, organism.n_layers, 3):
         d = fit_direction(
@@ -154,7 +149,7 @@ def search(
         kl = next_token_cost(organism, control, iv).kl
         row = {"layer": layer, "kl": kl}
         if kl < 0.1:
-            rates, _ = _judged(judge, val, _answers(organism, val, settings, iv))
+            rates, _ = judge_rows(judge, val, _answers(organism, val, settings, iv))
             row.update(
                 {k: rates["overall"][k] for k in ("censored_rate", "answered_rate", "broken_rate")}
             )
@@ -181,8 +176,8 @@ def search(
     ROWS_DIR.mkdir(parents=True, exist_ok=True)
     for name, iv in conditions.items():
         answers = org_test if iv is BASELINE else _answers(organism, test, settings, iv)
-        rates, js = _judged(judge, test, answers)
-        crates, _ = _judged(judge, ctest, _answers(organism, ctest, settings, iv))
+        rates, js = judge_rows(judge, test, answers)
+        crates, _ = judge_rows(judge, ctest, _answers(organism, ctest, settings, iv))
         rec = recovery(organism, iv, ref_test).to_json()
         out["test"][name] = {
             "intervention": iv.to_json(),
@@ -198,7 +193,7 @@ def search(
                 for i, (r, a, j) in enumerate(zip(test, answers, js, strict=True))]  # fmt: skip
         if write:
             write_jsonl(ROWS_DIR / f"search_{slug(name)}.jsonl", rows)
-    base_rates, _ = _judged(judge, test, base_test)
+    base_rates, _ = judge_rows(judge, test, base_test)
     out["test"]["base model (no LoRA)"] = {"sensitive": base_rates, "recovery": {"mean": 1.0}}
     if found.edits and write:
         curve = []
