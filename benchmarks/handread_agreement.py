@@ -29,6 +29,10 @@ ROWS = {
     "search_direction_ablation_every_layer": "search_direction_ablation_every_layer",
     "search_activation_addition_of_direction": "search_activation_addition_of_direction",
     "organism_control": "organism_control",
+    "base_model_control": "base_model_no_lora_control",
+    "old_sae_auto_recipe_control": "sae_auto_recipe_control",
+    "direction_all_layers_old_control": "direction_ablation_all_layers_control",
+    "direction_sae_layer_old_control": "direction_ablation_sae_layer_only_control",
 }
 
 
