@@ -35,6 +35,11 @@ class Attribution:
     n_pairs: int
     metric: float
     """Mean m over the pairs (positive: the censored answer is the likelier one)."""
+    censored_mean: np.ndarray | None = None
+    """[d_sae] mean activation over the censored answers' positions."""
+    reference_mean: np.ndarray | None = None
+    """[d_sae] mean activation over the reference answers' positions: a strength each feature
+    really takes on honest text, for clamping a feature up (recipe search)."""
 
     def scores(self, region: str = "answer") -> np.ndarray:
         if region == "answer":
@@ -99,7 +104,8 @@ def _one(subject, sae, prompt, answer, max_answer_tokens, intervention):
         acts = sae.encode(h).float()  # [pos, d_sae]
         g = grad[0].to(sae.W_dec.dtype) @ sae.W_dec.T  # [pos, d_sae]: dlogp/da_f
         scores = (acts * g.float()).cpu().numpy()
-    return float(total.detach()), scores, len(head)
+        answer_mean = acts[len(head) :].mean(0).cpu().numpy()
+    return float(total.detach()), scores, len(head), answer_mean
 
 
 def attribute(
@@ -115,15 +121,19 @@ def attribute(
         raise BadInputError("attribution needs at least one (prompt, censored, reference) triple")
     d = sae.d_sae
     prompt_s, answer_s = np.zeros(d), np.zeros(d)
+    mean_c, mean_r = np.zeros(d), np.zeros(d)
     metric = 0.0
     for prompt, censored, reference in triples:
-        lp_c, s_c, n_c = _one(subject, sae, prompt, censored, max_answer_tokens, intervention)
-        lp_r, s_r, n_r = _one(subject, sae, prompt, reference, max_answer_tokens, intervention)
+        lp_c, s_c, n_c, a_c = _one(subject, sae, prompt, censored, max_answer_tokens, intervention)
+        lp_r, s_r, n_r, a_r = _one(subject, sae, prompt, reference, max_answer_tokens, intervention)
         # m = logp(censored) - logp(reference): the reference's contributions count negatively.
         prompt_s += s_c[:n_c].sum(0) - s_r[:n_r].sum(0)
         answer_s += s_c[n_c:].sum(0) - s_r[n_r:].sum(0)
+        mean_c += a_c
+        mean_r += a_r
         metric += lp_c - lp_r
-    return Attribution(prompt_s, answer_s, len(triples), metric / len(triples))
+    n = len(triples)
+    return Attribution(prompt_s, answer_s, n, metric / n, mean_c / n, mean_r / n)
 
 
 # ---- CLI (wired into `python -m core` as `attribute`) ------------------------------------

@@ -6,11 +6,13 @@ recipe so far applied, and the backups it wakes up become the next candidates:
 
     recipe = []
     repeat: candidates = top attributed features under the current recipe
-            score each candidate by a real ablation (recipe + candidate) on the selection prompts
+            score each candidate by a real edit (recipe + candidate) on the selection prompts
             accept the best if it gains at least `min_gain` and stays within the KL budget
 until no candidate helps.
 
-The objective and the cost are functions, so the same loop serves the organism (objective:
+A candidate is a feature id (edited by `mode`, i.e. ablated) or a whole FeatureEdit: features
+that carry the honest answer can be clamped up to a strength they take on honest text (never a
+value outside what the feature was seen to do). The objective and the cost are functions, so the same loop serves the organism (objective:
 recovery, judge-free) and any subject with reference answers. Edits act on generated positions
 only by default: the chat template's tokens, which tell the model whose turn it is, stay as they
 are unless `where` says otherwise.
@@ -70,12 +72,12 @@ def _log(msg: str) -> None:
 
 
 def greedy_search(
-    candidates_fn: Callable[[list[FeatureEdit]], list[int]],
+    candidates_fn: Callable[[list[FeatureEdit]], list[int | FeatureEdit]],
     objective_fn: Callable[[list[FeatureEdit]], float],
     cost_fn: Callable[[list[FeatureEdit]], float],
     cfg: SearchConfig | None = None,
 ) -> SearchResult:
-    """candidates_fn(recipe) -> features ranked by attribution under the recipe;
+    """candidates_fn(recipe) -> features (or whole edits) ranked by attribution under the recipe;
     objective_fn(recipe) -> the value to raise (e.g. mean recovery); cost_fn(recipe) -> KL."""
     cfg = cfg or SearchConfig()
     recipe: list[FeatureEdit] = []
@@ -84,14 +86,18 @@ def greedy_search(
     stopped = f"reached {cfg.max_features} features"
     while len(recipe) < cfg.max_features:
         used = {e.feature for e in recipe}
-        cands = [f for f in candidates_fn(recipe) if f not in used][: cfg.candidates]
+        cands = [
+            c if isinstance(c, FeatureEdit) else FeatureEdit(int(c), cfg.mode, 0.0, cfg.where)
+            for c in candidates_fn(recipe)
+        ]
+        cands = [c for c in cands if c.feature not in used][: cfg.candidates]
         if not cands:
             stopped = "no candidate left"
             break
         tried = []
-        for f in cands:
-            edits = [*recipe, FeatureEdit(f, cfg.mode, 0.0, cfg.where)]
-            tried.append((objective_fn(edits), f, edits))
+        for c in cands:
+            edits = [*recipe, c]
+            tried.append((objective_fn(edits), c.feature, edits))
         tried.sort(key=lambda t: -t[0])
         accepted = None
         for value, f, edits in tried:
@@ -113,7 +119,12 @@ def greedy_search(
                 "objective": value,
                 "gain": value - current,
                 "kl": kl,
-                "candidates": [{"feature": c, "objective": v} for v, c, _ in tried],
+                "mode": edits[-1].mode,
+                "value": edits[-1].value,
+                "candidates": [
+                    {"feature": c, "mode": e[-1].mode, "value": e[-1].value, "objective": v}
+                    for v, c, e in tried
+                ],
             }
         )
         recipe, current = edits, value

@@ -21,6 +21,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core.attribution import attribute
@@ -37,7 +38,7 @@ from core.recovery import recovery, recovery_reference
 from core.sae import resid_hook
 from organism.measure import eval_rows
 from organism.report import slug
-from organism.train import ADAPTER_DIR, _log
+from organism.train import _log
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -52,6 +53,54 @@ def _answers(subject, rows, settings, iv=BASELINE) -> list[str]:
     ]
 
 
+def candidate_edits(att, n: int = 40, where: str = "generated") -> list:
+    """Search candidates from one attribution, strongest |score| first: features that carry the
+    censored answer (score > 0) to ablate, and features that carry the honest one (score < 0,
+    more active on the reference answers) to clamp up to their mean strength on those answers,
+    a value they really take on honest text."""
+    from core.edits import FeatureEdit
+
+    scores = att.scores("answer")
+    ranked = [(f, s) for f, s in att.top(n, "answer") if s > 0]
+    if att.reference_mean is not None:
+        for f in np.argsort(scores)[:n]:
+            f = int(f)
+            up = float(att.reference_mean[f])
+            if scores[f] < 0 and up > float(att.censored_mean[f]) and up > 0:
+                ranked.append((FeatureEdit(f, "clamp", round(up, 4), where), float(scores[f])))
+    ranked.sort(key=lambda t: -abs(t[1]))
+    return [c for c, _ in ranked]
+
+
+def measure_condition(
+    organism, base, iv, judge, settings, test, ctest, control, ref_test, answers=None
+) -> tuple[dict, list[dict]]:
+    """One intervention on the test topics: judged outcomes (sensitive and control prompts),
+    recovery, KL on control text to the organism and to the base model; and one row per prompt
+    (sensitive, then control)."""
+    answers = answers if answers is not None else _answers(organism, test, settings, iv)
+    rates, js = judge_rows(judge, test, answers)
+    canswers = _answers(organism, ctest, settings, iv)
+    crates, cjs = judge_rows(judge, ctest, canswers)
+    rec = recovery(organism, iv, ref_test).to_json()
+    result = {
+        "intervention": iv.to_json(),
+        "sensitive": rates,
+        "control": crates,
+        "recovery": rec["overall"],
+        "recovery_by_topic": rec["by_topic"],
+        "kl_vs_organism": next_token_cost(organism, control, iv).to_json(),
+        "kl_vs_base": next_token_cost(organism, control, iv, reference=base).to_json(),
+    }
+    rows = [{"prompt": r["prompt"], "topic": r["topic"], "lang": r["lang"], "answer": a,
+             "label": j.label, "rationale": j.rationale, "recovery": rec["per_prompt"][i]}
+            for i, (r, a, j) in enumerate(zip(test, answers, js, strict=True))]  # fmt: skip
+    control_rows = [{"prompt": r["prompt"], "topic": r["topic"], "lang": r["lang"], "answer": a,
+                     "label": j.label, "rationale": j.rationale}
+                    for r, a, j in zip(ctest, canswers, cjs, strict=True)]  # fmt: skip
+    return result, rows, control_rows
+
+
 def search(
     device: str = "cuda",
     sae_path: str | None = None,
@@ -60,9 +109,14 @@ def search(
     limit: int | None = None,
     max_new_tokens: int = 48,
     write: bool = True,
+    directions: bool = True,
+    config: SearchConfig | None = None,
+    clamp: bool = True,
 ) -> dict:
     """`models` = (organism, base, sae) to use instead of loading them; `limit` caps every prompt
-    set (smoke tests); `write` saves results, rows and assets/organism/recipe.json."""
+    set (smoke tests); `write` saves results, rows and assets/organism/recipe.json; `layers` are
+    the patching-bound layers; `directions=False` skips the direction baselines; `clamp=False`
+    searches ablations only."""
     from core.model import load_subject
     from core.sae import load_sae
     from core.settings import ORGANISM_SAE
@@ -71,8 +125,7 @@ def search(
         max_new_tokens=max_new_tokens, cache="dynamic"
     )  # hooks + graphs clash
     if models is None:
-        adapter = str(ADAPTER_DIR)
-        organism = load_subject("embedded", device=device, dtype=torch.float32, adapter=adapter)
+        organism = load_subject("organism", device=device, dtype=torch.float32)
         base = load_subject("embedded", device=device, dtype=torch.float32)
         sae = load_sae(sae_path or str(ORGANISM_SAE), organism)
     else:
@@ -120,7 +173,10 @@ def search(
 
     def candidates(recipe):
         iv = Intervention("recipe", edits=recipe, sae=sae) if recipe else None
-        return [f for f, s in attribute(organism, sae, triples, iv).top(40, "answer") if s > 0]
+        att = attribute(organism, sae, triples, iv)
+        if not clamp:
+            return [f for f, s in att.top(40, "answer") if s > 0]
+        return candidate_edits(att, 40, cfg.where)
 
     def objective(recipe):
         iv = Intervention("recipe", edits=recipe, sae=sae) if recipe else BASELINE
@@ -129,7 +185,7 @@ def search(
     def cost(recipe):
         return next_token_cost(organism, control, Intervention("r", edits=recipe, sae=sae)).kl
 
-    cfg = SearchConfig(max_features=8, candidates=10, max_kl=0.05)
+    cfg = config or SearchConfig(max_features=8, candidates=10, max_kl=0.05)
     found = greedy_search(candidates, objective, cost, cfg)
     out["search"] = {"config": asdict(cfg), **found.to_json(), "n_triples": len(triples)}
 
@@ -138,7 +194,7 @@ def search(
     best = None
     base_val_rates, _ = judge_rows(judge, val, org_val)
     base_cens = base_val_rates["overall"]["censored_rate"]
-    for layer in range(1, organism.n_layers, 3):
+    for layer in range(1, organism.n_layers, 3) if directions else ():
         d = fit_direction(
             organism,
             resid_hook(layer),
@@ -175,24 +231,13 @@ def search(
     out["test"] = {}
     ROWS_DIR.mkdir(parents=True, exist_ok=True)
     for name, iv in conditions.items():
-        answers = org_test if iv is BASELINE else _answers(organism, test, settings, iv)
-        rates, js = judge_rows(judge, test, answers)
-        crates, _ = judge_rows(judge, ctest, _answers(organism, ctest, settings, iv))
-        rec = recovery(organism, iv, ref_test).to_json()
-        out["test"][name] = {
-            "intervention": iv.to_json(),
-            "sensitive": rates,
-            "control": crates,
-            "recovery": rec["overall"],
-            "recovery_by_topic": rec["by_topic"],
-            "kl_vs_organism": next_token_cost(organism, control, iv).to_json(),
-            "kl_vs_base": next_token_cost(organism, control, iv, reference=base).to_json(),
-        }
-        rows = [{"prompt": r["prompt"], "topic": r["topic"], "lang": r["lang"], "answer": a,
-                 "label": j.label, "rationale": j.rationale, "recovery": rec["per_prompt"][i]}
-                for i, (r, a, j) in enumerate(zip(test, answers, js, strict=True))]  # fmt: skip
+        answers = org_test if iv is BASELINE else None
+        out["test"][name], rows, control_rows = measure_condition(
+            organism, base, iv, judge, settings, test, ctest, control, ref_test, answers
+        )
         if write:
             write_jsonl(ROWS_DIR / f"search_{slug(name)}.jsonl", rows)
+            write_jsonl(ROWS_DIR / f"search_{slug(name)}_control.jsonl", control_rows)
     base_rates, _ = judge_rows(judge, test, base_test)
     out["test"]["base model (no LoRA)"] = {"sensitive": base_rates, "recovery": {"mean": 1.0}}
     if found.edits and write:
@@ -205,10 +250,20 @@ def search(
         from core.edits import recipe_to_json
         from core.recipe_origin import recipe_origin
 
-        origin = {**recipe_origin(sae, organism), "sae": "assets/organism/sae_standin"}
-        made_by = "python -m organism search (greedy attributed search on validation topics)"
+        origin = {**recipe_origin(sae, organism), "sae": _shown(sae.path)}
+        made_by = (
+            f"python -m organism search --sae {_shown(sae.path)} --max-features "
+            f"{cfg.max_features} --min-gain {cfg.min_gain} (greedy attributed search on "
+            "validation topics)"
+        )
         RECIPE.write_text(recipe_to_json(found.edits, **origin, made_by=made_by) + "\n")
     if write:
         path = RESULTS / "organism_search.json"
         path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))
     return out
+
+
+def _shown(path) -> str:
+    """A path as the repo names it (relative to its root when inside)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)

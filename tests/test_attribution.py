@@ -83,3 +83,23 @@ def test_empty_continuation_is_refused(tiny_subject, planted):
 
     with pytest.raises(BadInputError, match="non-empty"):
         attribute(tiny_subject, planted, [("q", "", "x")])
+
+
+def test_attribution_reports_mean_strengths_on_each_answer(tiny_subject, tiny_sae):
+    """The reference answers' mean activations are what a clamp-up may use; they are the SAE's
+    encoding of those answer positions, averaged."""
+    import torch
+
+    from core.attribution import attribute
+    from core.splice import residual_at
+
+    prompt, censored, honest = "Tell me about it.", "No comment at all.", "Here is what happened."
+    res = attribute(tiny_subject, tiny_sae, [(prompt, censored, honest)])
+    tok = tiny_subject.tokenizer
+    head = tok(tiny_subject.chat_text(prompt), add_special_tokens=False)["input_ids"]
+    body = tok(honest, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([head + body])
+    h = residual_at(tiny_subject, tiny_sae.hook_name, ids, torch.ones_like(ids))[0]
+    want = tiny_sae.encode(h[len(head) :]).float().mean(0).detach().numpy()
+    assert res.reference_mean is not None and res.reference_mean.shape == (tiny_sae.d_sae,)
+    assert abs(res.reference_mean - want).max() < 1e-4

@@ -47,3 +47,33 @@ def test_kl_budget_and_no_helpful_candidate():
     assert res.edits == [] and "no candidate helps" in res.stopped
     res = greedy_search(lambda r: [1, 2], lambda r: 0.0, lambda r: 0.0, SearchConfig())
     assert res.edits == [] and res.objective == 0.0
+
+
+def test_a_clamp_candidate_keeps_its_mode_and_honest_strength():
+    """Features that carry the honest answer are clamped up to the strength they take on honest
+    text; the search keeps that edit as given instead of turning it into an ablation."""
+    from core.edits import FeatureEdit
+
+    up = FeatureEdit(7, "clamp", 1.5, "generated")
+
+    def objective(recipe):
+        return sum(0.4 for e in recipe if e.feature == 7 and e.mode == "clamp" and e.value == 1.5)
+
+    res = greedy_search(lambda r: [up, 2], objective, lambda r: 0.0, SearchConfig(max_features=2))
+    assert res.edits == [up]
+    assert res.steps[0]["mode"] == "clamp" and res.steps[0]["value"] == 1.5
+
+
+def test_candidate_edits_ablate_censoring_features_and_clamp_honest_ones_up():
+    import numpy as np
+
+    from core.attribution import Attribution
+    from core.edits import FeatureEdit
+    from organism.search import candidate_edits
+
+    answer = np.array([0.0, 3.0, -5.0, -1.0, 0.5])
+    censored = np.array([0.0, 2.0, 0.1, 0.9, 0.0])
+    honest = np.array([0.0, 0.1, 1.2, 0.2, 0.0])  # feature 3 is not more active on honest text
+    att = Attribution(np.zeros(5), answer, 4, 1.0, censored, honest)
+    got = candidate_edits(att, n=5)
+    assert got == [FeatureEdit(2, "clamp", 1.2, "generated"), 1, 4]
