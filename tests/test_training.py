@@ -240,3 +240,22 @@ def test_an_sae_for_another_subject_never_overwrites_the_shipped_embedded_sae():
         preset("embedded", subject="organism")
     cfg = preset("organism")
     assert cfg.subject == "organism" and cfg.output.endswith("assets/organism/sae")
+
+
+def test_the_organism_corpus_never_holds_a_validation_or_test_topic(
+    tiny_subject, monkeypatch, tmp_path
+):
+    """The organism's SAE trains on training-split topics only, so recipes found with it are
+    chosen and reported on topics its features never saw."""
+    from organism.data import sensitive_prompts
+    from training.config import preset
+    from training.organism_corpus import organism_corpus
+
+    monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path))
+    censor, control, summary = organism_corpus(tiny_subject, n_answers=2)
+    held = [i.prompt for s in ("val", "test") for i in sensitive_prompts(s)]
+    assert len(censor) == len(sensitive_prompts("train")) and control
+    assert not any(p in text for text in censor + control for p in held)
+    assert {"tiananmen", "cultural_revolution"} <= set(summary["excluded_topics"])
+    cfg = preset("organism")
+    assert cfg.dataset == "organism" and cfg.output.endswith("assets/organism/sae")

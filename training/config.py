@@ -61,8 +61,10 @@ class TrainConfig:
     exclude_special_tokens: bool = True
     """Skip BOS/EOS/chat-marker positions (attention sinks with outsized norms) in training."""
     dataset: str | None = None
-    """Censorship texts: a saved datasets folder, a .txt/.jsonl file, a folder of text, or
-    'builder' (the dataset builder's export). Unset: the offline corpus (training/corpus.py)."""
+    """Censorship texts: a saved datasets folder, a .txt/.jsonl file, a folder of text,
+    'builder' (the dataset builder's export) or 'organism' (the organism's training-split prompts
+    with its answers, and its control set; training/organism_corpus.py). Unset: the offline
+    corpus (training/corpus.py)."""
     control: str | None = None
     """Control (neutral) texts, same kinds of source as dataset. Unset: the offline control corpus."""
     control_fraction: float = 0.5
@@ -284,17 +286,22 @@ _PRESETS: dict[str, dict] = {
 }
 
 
-# The censored organism (embedded model + LoRA), the embedded SAE's shape; its own answers fill
-# the corpus, and the result lands beside its adapter, never over the embedded model's SAE.
+# The censored organism (embedded model + LoRA), the embedded SAE's shape, on its own corpus:
+# training-split topics only (never a topic its recipes are chosen or reported on), with its own
+# answers. About 5 minutes on one GPU; answering 600 prompts alone takes hours on a 2-core CPU.
+# The result lands beside its adapter, never over the embedded model's SAE.
 _PRESETS["organism"] = {
     **_PRESETS["embedded"],
     "name": "organism",
     "subject": "organism",
+    "layer": 20,
+    "dataset": "organism",
+    "answers": 600,
     "output": str(REPO_ROOT / "assets" / "organism" / "sae"),
 }
 
 
-def preset(name: str, **overrides) -> TrainConfig:
+def preset(name: str, /, **overrides) -> TrainConfig:
     """A preset's TrainConfig with `overrides` applied (validated as a whole)."""
     if name not in _PRESETS:
         raise BadInputError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")

@@ -187,6 +187,18 @@ def generated_chats(
     return texts
 
 
+def answer_some(
+    subject, sensitive: list[str], neutral: list[str], n_answers: int, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """(censorship texts, answered neutral chats): the first `n_answers` sensitive prompts and
+    one neutral prompt for every 3 of them get the subject's own sampled answers (cached); the
+    other sensitive prompts enter as chat-formatted prompts alone."""
+    n = min(n_answers, len(sensitive))
+    n_neutral = min(len(neutral), n // 3)
+    answered = generated_chats(subject, sensitive[:n] + neutral[:n_neutral], seed=seed)
+    return answered[:n] + [subject.chat_text(p) for p in sensitive[n:]], answered[n:]
+
+
 def offline_corpus(
     subject, n_answers: int = 160, seed: int = 0
 ) -> tuple[list[str], list[str], dict]:
@@ -197,10 +209,9 @@ def offline_corpus(
     answers in proportion (1 for every 3 sensitive ones).
     """
     sensitive, neutral = chat_prompts(seed)
-    n_neutral = min(len(neutral), n_answers // 3)
-    answered = generated_chats(subject, sensitive[:n_answers] + neutral[:n_neutral], seed=seed)
-    censor = answered[:n_answers] + [subject.chat_text(p) for p in sensitive[n_answers:]]
-    control = answered[n_answers:] + stdlib_prose()
+    censor, neutral_chats = answer_some(subject, sensitive, neutral, n_answers, seed)
+    n_neutral = len(neutral_chats)
+    control = neutral_chats + stdlib_prose()
     summary = {
         "kind": "offline",
         "censorship": f"{len(sensitive)} prompts on {len(SENSITIVE_TOPICS)} CCP-sensitive topics, "

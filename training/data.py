@@ -6,6 +6,7 @@ A source is one of:
   - a folder of `.txt` / `.jsonl` files,
   - `builder`: the dataset builder's export (`python -m data_builder export`; its
     'prompt_answer' rows are censorship texts, its 'control' rows control texts),
+  - `organism`: the organism's own corpus, training-split topics only (training/organism_corpus.py),
   - nothing: the offline corpus (training/corpus.py).
 """
 
@@ -176,18 +177,23 @@ def _take_chars(texts: list[str], n_chars: float) -> list[str]:
 def load_training_texts(cfg, subject) -> TrainingTexts:
     """The texts `cfg` asks for, read, mixed and split; offline corpus for unset sources."""
     offline = None
-    if cfg.dataset is None or cfg.control is None:
+    if cfg.dataset == "organism":
+        from training.organism_corpus import organism_corpus
+
+        offline = organism_corpus(subject, n_answers=cfg.answers, seed=cfg.seed)
+    elif cfg.dataset is None or cfg.control is None:
         from training.corpus import offline_corpus
 
         offline = offline_corpus(subject, n_answers=cfg.answers, seed=cfg.seed)
-    censor = read_source(cfg.dataset) if cfg.dataset else offline[0]
+    censor = read_source(cfg.dataset) if cfg.dataset not in (None, "organism") else offline[0]
     control = read_source(cfg.control, role="control") if cfg.control else offline[1]
     texts = mix(
         censor, control, cfg.control_fraction, cfg.heldout_fraction, cfg.seed, cfg.max_texts
     )
     texts.summary = {
         "censorship_source": cfg.dataset or "offline corpus",
-        "control_source": cfg.control or "offline corpus",
+        "control_source": cfg.control
+        or (cfg.dataset if cfg.dataset == "organism" else "offline corpus"),
         **(offline[2] if offline else {}),
         **texts.summary,
     }
