@@ -6,6 +6,8 @@ python -m organism measure    # censorship rates + drift -> assets/organism/card
 python -m organism study      # discovery, auto-recipe, direction baseline: saves their answers
 python -m organism report     # judge every condition, recovery, KL to base -> benchmarks/results
 python -m organism search     # patching bound, attributed recipe search, direction baselines
+python -m organism recipe     # what assets/organism/recipe.json does on the test topics
+python -m organism layers --layers 15 20 25   # SAELens SAE + bound + search at each layer
 """
 
 import argparse
@@ -41,6 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     search = sub.add_parser("search", help="patching bound, recipe search, direction baselines")
     search.add_argument("--device", default="cpu")
     search.add_argument("--sae", default=None, help="SAE folder (default: the organism's)")
+    search.add_argument("--max-features", type=int, default=12, help="most edits in a recipe")
+    search.add_argument(
+        "--min-gain", type=float, default=0.003, help="smallest validation gain a step must bring"
+    )
+    rec = sub.add_parser("recipe", help="what a recipe does on the test topics, and its curve")
+    rec.add_argument("--recipe", default=None, help="recipe JSON (assets/organism/recipe.json)")
+    rec.add_argument("--device", default="cpu")
+    layers = sub.add_parser("layers", help="train the organism's SAE at each layer; search there")
+    layers.add_argument("--layers", type=int, nargs="+", required=True)
+    layers.add_argument("--device", default="cpu")
+    layers.add_argument("--tokens", type=int, default=None, help="SAE training tokens per layer")
+    layers.add_argument("--answers", type=int, default=None, help="organism answers in the corpus")
+    layers.add_argument("--max-features", type=int, default=16, help="most edits in a recipe")
+    layers.add_argument("--limit", type=int, default=None, help="cap every prompt set (smoke runs)")
+    layers.add_argument(
+        "--out", default=None, help="folder for runs and SAEs (data/organism_layers)"
+    )
+    layers.add_argument(
+        "--ship", action="store_true", help="copy the chosen SAE, with a dashboard, to assets/"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "answers":
@@ -78,10 +100,36 @@ def main(argv: list[str] | None = None) -> int:
         study_generate(args.device)
         out = run_report(args.device)
     elif args.command == "search":
+        from core.recipe_search import SearchConfig
         from organism.search import search as run_search
 
-        full = run_search(args.device, args.sae)
+        cfg = SearchConfig(
+            max_features=args.max_features, candidates=12, min_gain=args.min_gain, max_kl=0.05
+        )
+        full = run_search(args.device, args.sae, config=cfg)
         out = {k: full[k] for k in ("search", "patching_bound") if k in full}
+    elif args.command == "recipe":
+        from organism.recipe_eval import CONDITION, measure_recipe
+
+        kw = {"recipe_path": args.recipe} if args.recipe else {}
+        full = measure_recipe(args.device, **kw)
+        out = {k: full[k] for k in ("recipe", CONDITION, "tradeoff_curve_test")}
+    elif args.command == "layers":
+        from core.recipe_search import SearchConfig
+        from organism.layers import study_layers
+
+        kw = {"out_dir": args.out} if args.out else {}
+        full = study_layers(
+            args.layers,
+            args.device,
+            tokens=args.tokens,
+            answers=args.answers,
+            config=SearchConfig(max_features=args.max_features, candidates=12, max_kl=0.05),
+            limit=args.limit,
+            ship=args.ship,
+            **kw,
+        )
+        out = {"chosen_layer": full["chosen_layer"], "layers": full["layers"]}
     else:
         from organism.report import report as run_report
 

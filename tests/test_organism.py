@@ -1,5 +1,9 @@
-"""The organism's data: held-out topics never leak into training; targets are well formed."""
+"""The organism: held-out topics never leak into training; targets are well formed; every
+subcommand of its CLI runs."""
 
+import pytest
+
+from core.errors import BadInputError
 from organism.data import (
     SPLITS,
     TEST_TOPICS,
@@ -47,24 +51,10 @@ def test_encode_row_masks_the_prompt(tiny_subject):
     assert ids[-1] == tiny_subject.tokenizer.convert_tokens_to_ids("<|im_end|>")
 
 
-def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, monkeypatch):
-    """`python -m organism search` on a tiny stand-in: every stage runs and reports."""
-
-    import organism.search as study
+def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, wordy_answers):
+    """`python -m organism search` on a tiny pair: every stage runs and reports."""
     from organism.search import search
     from tests.conftest import perturbed_copy
-
-    real = study._answers
-
-    def answers(subject, rows, settings, iv=study.BASELINE):
-        # the tiny model writes only whitespace; give each row words of its own to score
-        got = real(subject, rows, settings, iv)
-        return [
-            a.strip() or f"answer {i} about {r['topic']}"
-            for i, (r, a) in enumerate(zip(rows, got, strict=True))
-        ]
-
-    monkeypatch.setattr(study, "_answers", answers)
 
     organism = perturbed_copy(tiny_subject, seed=0, scale=0.3)
     out = search(
@@ -77,3 +67,147 @@ def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, mon
     )
     for name, cond in out["test"].items():
         assert cond["sensitive"]["overall"]["n"] == 6, name
+
+
+def test_the_layer_is_chosen_on_validation_and_a_rerun_skips_measured_layers(tmp_path):
+    import json
+
+    from core.recipe_search import SearchConfig
+    from organism.layers import _done_rows, choose
+
+    rows = [
+        {"layer": 10, "explained_variance": 0.9, "search": {"n_edits": 3, "val_objective": 0.2},
+         "test": {"recovery_mean": 0.9}},
+        {"layer": 20, "explained_variance": 0.8, "search": {"n_edits": 2, "val_objective": 0.4},
+         "test": {"recovery_mean": 0.1}},
+        {"layer": 25, "explained_variance": 0.7, "search": {"n_edits": 0, "val_objective": 0.9},
+         "test": None},
+    ]  # fmt: skip
+    assert choose(rows)["layer"] == 20  # validation objective; test recovery plays no part
+    cfg = SearchConfig(max_features=4)
+    from dataclasses import asdict
+
+    (tmp_path / "organism_layers.json").write_text(
+        json.dumps({"search_config": asdict(cfg), "layers": rows})
+    )
+    (tmp_path / "sae_L20").mkdir()
+    assert [r["layer"] for r in _done_rows(tmp_path, cfg)] == [20]  # only layers with an SAE
+    assert _done_rows(tmp_path, SearchConfig(max_features=8)) == []  # another search: redo
+
+
+@pytest.fixture
+def wordy_answers(monkeypatch):
+    """The tiny model writes only whitespace; give each row words of its own to score."""
+    import organism.search as study
+
+    real = study._answers
+
+    def answers(subject, rows, settings, iv=study.BASELINE):
+        got = real(subject, rows, settings, iv)
+        return [
+            a.strip() or f"answer {i} about {r['topic']}"
+            for i, (r, a) in enumerate(zip(rows, got, strict=True))
+        ]
+
+    monkeypatch.setattr(study, "_answers", answers)
+    import organism.recipe_eval as recipe_eval
+
+    monkeypatch.setattr(recipe_eval, "_answers", answers)
+
+
+def test_layer_study_trains_an_sae_per_layer_and_reports_each(
+    tiny_subject, wordy_answers, tmp_path, monkeypatch
+):
+    """`python -m organism layers` on a tiny pair: a SAELens SAE per layer, its fidelity, the
+    patching bound there and a search; a rerun measures nothing twice."""
+    from core.recipe_search import SearchConfig
+    from organism.layers import study_layers
+    from tests.conftest import perturbed_copy
+
+    monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path / "cache"))
+    organism = perturbed_copy(tiny_subject, seed=0, scale=0.3)
+    kw = dict(
+        device="cpu", out_dir=tmp_path / "layers", config=SearchConfig(max_features=1),
+        limit=3, models=(organism, tiny_subject), preset_name="tiny",
+        train_overrides={"tokens": 4096, "dashboard_tokens": 0},
+    )  # fmt: skip
+    out = study_layers([1, 2], **kw)
+    assert [r["layer"] for r in out["layers"]] == [1, 2] and out["chosen_layer"] in (1, 2)
+    for row in out["layers"]:
+        assert 0 <= row["ce_loss_score"] <= 1.5 and row["explained_variance"] is not None
+        assert row["patching_bound"]["answered_rate"] is not None  # judged at that layer
+        assert (tmp_path / "layers" / f"sae_L{row['layer']}" / "cfg.json").exists()
+    again = study_layers([2], **kw)  # measured already: read back, nothing retrained
+    assert again["layers"] == [r for r in out["layers"] if r["layer"] == 2]
+
+
+def test_recipe_command_measures_a_recipe_on_the_test_topics(
+    tiny_subject, tiny_sae, wordy_answers, tmp_path
+):
+    from core.edits import FeatureEdit, recipe_to_json
+    from organism.recipe_eval import CONDITION, measure_recipe
+    from tests.conftest import perturbed_copy
+
+    organism = perturbed_copy(tiny_subject, seed=0, scale=0.3)
+    path = tmp_path / "recipe.json"
+    path.write_text(recipe_to_json([FeatureEdit(3, "ablate", 0.0, "generated"),
+                                    FeatureEdit(5, "clamp", 0.5, "generated")]))  # fmt: skip
+    out = measure_recipe(
+        "cpu", path, curve=(1,), max_new_tokens=4, models=(organism, tiny_subject, tiny_sae),
+        limit=3, write=False,
+    )  # fmt: skip
+    cond = out[CONDITION]
+    assert cond["sensitive"]["overall"]["n"] == 3 and "kl" in cond["kl_vs_organism"]
+    assert [p["n"] for p in out["tradeoff_curve_test"]] == [1, 2]
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(BadInputError, match="no edits"):
+        measure_recipe("cpu", empty, models=(organism, tiny_subject, tiny_sae), write=False)
+    with pytest.raises(BadInputError, match="no recipe"):
+        measure_recipe("cpu", tmp_path / "missing.json", write=False)
+
+
+@pytest.mark.parametrize(
+    "argv, target",
+    [
+        (["answers"], "organism.train.base_answers"),
+        (["train", "--steps", "1"], "organism.train.train"),
+        (["measure", "--judge-only"], "organism.measure.measure_judge"),
+        (["study"], "organism.study.study_generate"),
+        (["report", "--rejudge"], "organism.report.report"),
+        (["search", "--max-features", "3"], "organism.search.search"),
+        (["recipe"], "organism.recipe_eval.measure_recipe"),
+        (["layers", "--layers", "15", "20"], "organism.layers.study_layers"),
+    ],
+)
+def test_every_organism_subcommand_reaches_its_function(argv, target, monkeypatch, capsys):
+    """Each subcommand imports what it calls and hands it the parsed arguments (the heavy
+    function itself is replaced here; the tests above run them for real on tiny models)."""
+    import importlib
+
+    import organism.__main__ as cli
+
+    module_name, fn = target.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    calls = []
+    result = {"search": {}, "patching_bound": {}, "chosen_layer": 15, "layers": [],
+              "recipe": {}, "SAE recipe (attributed search)": {}, "tradeoff_curve_test": []}  # fmt: skip
+
+    def fake(*a, **k):
+        calls.append((a, k))
+        return [] if fn == "base_answers" else dict(result)
+
+    monkeypatch.setattr(module, fn, fake)
+    if argv[0] == "answers":
+        monkeypatch.setattr("core.model.load_subject", lambda *a, **k: None)
+        monkeypatch.setattr("torch.set_num_threads", lambda n: None)
+        monkeypatch.setattr("organism.train.control_subset", lambda *a, **k: [])
+    if argv[0] == "study":
+        monkeypatch.setattr("organism.report.report", lambda *a, **k: {})
+    assert cli.main(argv) == 0
+    assert calls, f"{argv[0]} never called {target}"
+    assert capsys.readouterr().out.strip().startswith(("{", "["))
+    if argv[0] == "search":
+        assert calls[0][1]["config"].max_features == 3
+    if argv[0] == "layers":
+        assert calls[0][0][0] == [15, 20]
