@@ -68,3 +68,23 @@ def test_every_firing_feature_has_a_label_and_dead_ones_none(planted):
     fired = {int(f) for f in np.flatnonzero(store.t["density"] > 0)}
     assert {int(f) for f in card["label_details"]} == fired
     assert set(card["labels"]) == {str(f) for f in fired}
+
+
+def test_a_feature_missing_from_the_sample_gets_records_and_a_label_from_the_pool(
+    planted, tmp_path
+):
+    """The planted word occurs only in the pool: topping the sample up gives its feature the
+    records it needs, a label naming the word and a score; features already common add none."""
+    from core.sae import save_sae
+    from training.dashboard import build_dashboard
+
+    subject, sae, _, records, _ = planted
+    sample = [r for r in records if r.meta["label"] == "not_censored"]  # no " China" in these
+    pool = [r for r in records if r.meta["label"] == "party_line"]
+    folder = save_sae(sae.sae, tmp_path / "sae", sae.card)
+    build_dashboard(sae, subject, sample, folder, pool=pool, need=8)
+    card = json.loads((folder / "card.json").read_text())
+    report = card["labels_summary"]["offline"]["top_up"]
+    assert 8 <= report["added"] < len(pool) and report["silent_after"] < report["silent_before"]
+    label = card["label_details"][str(PLANTED)]
+    assert label["rule"]["tokens"][0] == WORD.strip().lower() and label["detection"] is not None

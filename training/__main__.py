@@ -5,8 +5,8 @@
     python -m training train --preset organism --layer 20       # the organism, -> assets/organism/sae
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
-    python -m training dashboard --sae assets/organism/sae_standin --subject organism
-    python -m training labels --sae assets/organism/sae_standin --features 0-49  # LLM labels
+    python -m training dashboard --sae assets/organism/sae --subject organism
+    python -m training labels --sae assets/organism/sae --features 0-49  # LLM labels
     python -m training plots --run data/runs/embedded
     python -m training jobs start train -- --preset tiny
     python -m training jobs list | status ID | tail ID | cancel ID
@@ -135,10 +135,16 @@ def cmd_dashboard(args) -> dict:
     if args.source == "recorded":
         kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)
     records = dashboard_records(args.source, **kwargs)
+    pool = None
+    if args.top_up and args.source == "recorded":  # the same sources, all of them
+        pool = dashboard_records(
+            "recorded", n_sensitive=10**6, n_control=10**6, n_labelled=10**6, n_prose=10**6
+        )
     context = args.context_size or 192
     out = build_dashboard(
-        sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context
-    )
+        sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,
+        pool=pool, need=args.top_up,
+    )  # fmt: skip
     summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
     return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 
@@ -214,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labelled", type=int, default=150, help="recorded: hand-labelled answers")
     p.add_argument("--prose", type=int, default=80, help="plain-prose chunks added")
     p.add_argument("--tokens", type=int, default=100_000, help="at most this many tokens")
+    p.add_argument(
+        "--top-up", type=int, default=8, metavar="N",
+        help="recorded: add records from all of the sources' texts in which a feature firing in "
+        "fewer than N records fires, so rare features get labels (0: off)",
+    )  # fmt: skip
     p.add_argument("--context-size", type=int, default=None, help="max tokens per record")
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")

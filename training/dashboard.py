@@ -12,7 +12,7 @@ core/dashboard.py reads) and `index.html` (one page, open it in a browser).
 
 SAEDashboard / sae-vis expect TransformerLens models and hub loading, so this is our own, small.
 
-    python -m training dashboard --sae assets/organism/sae_standin --subject organism
+    python -m training dashboard --sae assets/organism/sae --subject organism
     python -m training dashboard --sae assets/sae/embedded
 """
 
@@ -272,17 +272,28 @@ def build_dashboard(
     n_tokens: int = 100_000,
     context_size: int = MAX_RECORD_TOKENS,
     label: bool = True,
+    pool=None,
+    need: int = 8,
 ) -> Path:
     """Compute the dashboard of `sae` (a core.sae.LoadedSae) over `texts` (Records or strings,
-    until about `n_tokens` tokens), write store + HTML, and the offline labels into card.json."""
+    until about `n_tokens` tokens), write store + HTML, and the offline labels into card.json.
+    With a `pool` of further records, those in which a feature firing in fewer than `need`
+    records fires are added (training/rare_records.py), so rare features get labels too."""
     records = as_records(list(texts))
     tok_ids, starts, regions = encode_records(
         subject.tokenizer, subject.chat_text, records, max_len=max(context_size, 16)
     )
     keep = int(np.searchsorted(starts, n_tokens, side="right"))  # whole records only
     records = records[: max(keep, 1)]
-    tok_ids, regions = tok_ids[: starts[len(records)]], regions[: starts[len(records)]]
-    starts = starts[: len(records) + 1]
+    top_up_report = None
+    if pool:
+        from training.rare_records import top_up
+
+        records, top_up_report = top_up(sae, subject, records, as_records(list(pool)), need,
+                                        context_size)  # fmt: skip
+    tok_ids, starts, regions = encode_records(
+        subject.tokenizer, subject.chat_text, records, max_len=max(context_size, 16)
+    )
     n_counted = int((regions > 0).sum())
     if n_counted == 0:
         raise BadInputError("the dashboard texts are empty after tokenisation")
@@ -338,6 +349,8 @@ def build_dashboard(
             evidence = Evidence(tok_ids, regions, starts, [r.meta for r in records], tok_text,
                                 tok, feat, val, d_sae)  # fmt: skip
             labels, summary = label_features(evidence)
+            if top_up_report is not None:
+                summary["top_up"] = top_up_report
             write_labels(Path(sae_dir), labels, summary)
         from training.dashboard_html import write_html
 
