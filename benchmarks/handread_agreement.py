@@ -28,6 +28,7 @@ ROWS = {
     "search_sae_recipe_attributed_search": "search_sae_recipe_attributed_search",
     "search_direction_ablation_every_layer": "search_direction_ablation_every_layer",
     "search_activation_addition_of_direction": "search_activation_addition_of_direction",
+    "search_sae_recipe_attributed_search_control": "search_sae_recipe_attributed_search_control",
     "organism_control": "organism_control",
     "base_model_control": "base_model_no_lora_control",
     "old_sae_auto_recipe_control": "sae_auto_recipe_control",

@@ -11,7 +11,7 @@ non-zero activations, example windows (the top ones and a few at lower activatio
 the output tokens its decoder direction promotes and suppresses.
 
     from core.dashboard import load_feature_dashboard
-    dash = load_feature_dashboard("assets/organism/sae_standin", 123)
+    dash = load_feature_dashboard("assets/organism/sae", 123)
 """
 
 import codecs

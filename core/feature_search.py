@@ -7,7 +7,7 @@ words occur in the label or the windows verbatim (a name such as "Tiananmen" sho
 things that merely sound alike). Document embeddings are computed once per dashboard and cached
 under the cache folder.
 
-    python -m core features --search "party line" --sae assets/organism/sae_standin --json
+    python -m core features --search "party line" --sae assets/organism/sae --json
 """
 
 import hashlib

@@ -23,8 +23,8 @@ from core.model import EMBEDDED_SOURCE, ORGANISM_SOURCE
 from core.paths import ASSETS
 from core.sae import DEFAULT_EMBEDDED_SAE
 
-ORGANISM_SAE = ASSETS / "organism" / "sae_standin"
-"""TopK SAE trained on the organism's own activations (layer 15)."""
+ORGANISM_SAE = ASSETS / "organism" / "sae"
+"""The organism's SAE: SAELens TopK on its own activations at layer 15 (organism/layers.py)."""
 
 
 def default_sae_for(source: str | None) -> str:

@@ -31,7 +31,6 @@ from organism.train import ADAPTER_DIR, _log
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 ROWS_DIR = RESULTS / "organism_rows"
-STANDIN_SAE = Path(__file__).resolve().parent.parent / "assets" / "organism" / "sae_standin"
 
 
 def slug(name: str) -> str:
@@ -56,7 +55,15 @@ def _measure(device: str, gen: dict, raw: dict, organism, base) -> dict[str, dic
     """Recovery and KL/CE of every condition (the part that needs forward passes)."""
     from core.sae import load_sae
 
-    sae = load_sae(str(STANDIN_SAE), organism)
+    path = Path(raw["sae"]["path"])
+    if not (path / "cfg.json").exists():
+        from core.errors import BadInputError
+
+        raise BadInputError(
+            f"the study's SAE {path} is gone; run `python -m organism study` again to redo the "
+            "study with the SAE at hand"
+        )
+    sae = load_sae(str(path), organism)
     control = control_texts()
     test = gen["organism_sensitive"]
     org_answers = [r["answer"] for r in test]
@@ -289,9 +296,13 @@ def update_card() -> Path:
         "hand_read": "benchmarks/results/handread_agreement.json (40 answers per condition)",
     }
     card["steering"] = {
-        "re-judged study": "benchmarks/results/organism_study.json",
+        "re-judged study (retired stand-in SAE)": "benchmarks/results/organism_study.json",
+        "its SAE per layer (SAELens)":
+            "benchmarks/results/organism_layers.json; shipped: assets/organism/sae (layer 15)",
         "patching bound, attributed recipe search, direction baselines":
-            "benchmarks/results/organism_search.json",
+            "benchmarks/results/organism_search.json, organism_search_fine.json",
+        "shipped recipe on the test topics":
+            "benchmarks/results/organism_recipe.json (assets/organism/recipe.json)",
     }  # fmt: skip
     labelled = {}
     for name in ("organism", "base model (no LoRA)"):

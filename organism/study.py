@@ -1,6 +1,7 @@
 """The steering study on the organism: SAE features found by discovery vs direction ablation.
 
-1. How well does the SAE (trained on the base model) reconstruct the organism's activations?
+1. How well does the SAE (the organism's own, assets/organism/sae, unless another is given)
+   reconstruct the organism's activations, and the base model's?
 2. Discovery on training topics: censored chats (canned answers) vs control chats (base answers),
    prompt tokens and answer tokens apart.
 3. Difference-of-means direction at the SAE's layer, same training prompts.
@@ -34,8 +35,6 @@ from organism.data import censored_training_rows
 from organism.measure import RESULTS, eval_rows
 from organism.train import ADAPTER_DIR, OrganismConfig, _log, control_answers_path
 
-STANDIN_DIR = Path("/tmp/organism_standin_sae")
-
 
 @torch.no_grad()
 def explained_variance(subject, sae, prompts: list[str]) -> float:
@@ -62,13 +61,10 @@ def study_generate(
     max_new_tokens: int = 48,
     source: str = "embedded",
     limit: int = 1000,
-    sae_steps: int = 4000,
 ) -> dict:
     """Everything that needs the model: writes benchmarks/results/steering_study_raw.json."""
     from core.model import load_subject
     from core.sae import load_sae
-    from organism.standin_sae import train_standin
-    from organism.train import neutral_prose
 
     t0 = time.time()
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
@@ -82,30 +78,16 @@ def study_generate(
     ctrl_rows = [json.loads(x) for x in control_answers_path("train", cfg).read_text().splitlines()]
     ctrl_pairs = [(r["prompt"], r["answer"]) for r in ctrl_rows]
     out: dict = {"device": device, "settings": asdict(settings)}
-    if sae_folder and (Path(sae_folder) / "cfg.json").exists():
-        sae = load_sae(sae_folder, organism, device)
-        stand_in = sae.card.get("stand_in")
-        out["sae"] = {
-            "kind": "stand-in (organism/standin_sae.py)" if stand_in else "shipped",
-            "path": sae_folder,
-            **sae.card.get("metrics", {}),
-        }
-    else:
-        texts = (
-            [organism.chat_text(c.prompt) + c.answer for c in censored]
-            + [organism.chat_text(p) + a for p, a in ctrl_pairs]
-            + neutral_prose()
+    from core.settings import ORGANISM_SAE
+
+    sae_folder = Path(sae_folder or ORGANISM_SAE)
+    if not (sae_folder / "cfg.json").exists():
+        raise BadInputError(
+            f"no SAE in {sae_folder}; train the organism's with "
+            "`python -m training train --preset organism` (or pass another SAE folder)"
         )
-        hook = "model.layers.15" if organism.n_layers > 15 else "model.layers.2"
-        folder, metrics = train_standin(
-            organism, hook, texts[: limit * 20], STANDIN_DIR, steps=sae_steps
-        )
-        sae = load_sae(folder, organism, device)
-        out["sae"] = {
-            "kind": "stand-in trained on organism activations (organism/standin_sae.py)",
-            "path": str(folder),
-            **metrics,
-        }
+    sae = load_sae(str(sae_folder), organism, device)
+    out["sae"] = {"kind": "SAELens", "path": str(sae_folder), **sae.card.get("metrics", {})}
     out["sae"].update(hook=sae.hook_name, d_sae=sae.d_sae)
     test = eval_rows("sensitive", "test", 1000)[:limit]
     ctest = eval_rows("control", "test", 1000)[:limit]

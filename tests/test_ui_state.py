@@ -130,7 +130,7 @@ def test_switch_list_offers_only_saes_made_for_this_subject(rt, tiny_sae_dir, tm
     )
     runtime.set_runtime(organism_like, load_sae(tiny_sae_dir))
     offered = sae_choices()
-    assert str(ASSETS / "organism" / "sae_standin") in offered
+    assert str(ASSETS / "organism" / "sae") in offered
     assert str(ASSETS / "sae" / "embedded") in offered and str(run) not in offered
 
 

@@ -6,7 +6,7 @@ core/autointerp.py) and scores the explanation on the held-out windows the offli
 scored on. Results go into the SAE's card (`llm_labels`), beside the offline labels; the app
 shows whichever label detects better.
 
-    OPENAI_API_KEY=... python -m training labels --sae assets/organism/sae_standin \
+    OPENAI_API_KEY=... python -m training labels --sae assets/organism/sae \
         --model gpt-4.1-mini --features 0-99
 """
 
