@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.edits import FeatureEdit  # noqa: E402
 from core.generate import GenerationSettings, encode_batch, generate_batch  # noqa: E402
 from core.inspect import feature_acts  # noqa: E402
+from core.intervention import Intervention  # noqa: E402
 from core.splice import release_persistent  # noqa: E402
 
 PROMPT_WORDS = [
@@ -77,15 +78,14 @@ def prompt_of(subject, n_tokens: int) -> str:
 
 def time_generation(subject, sae, prompt, batch, settings, edits, reps, device) -> dict:
     prompts = [prompt] * batch
-    generate_batch(
-        subject, prompts, settings, edits=edits, sae=sae, batch_size=batch
-    )  # warm-up/compile
-    generate_batch(subject, prompts, settings, edits=edits, sae=sae, batch_size=batch)
+    iv = Intervention("steered", edits, sae) if edits else None
+    generate_batch(subject, prompts, settings, batch_size=batch, intervention=iv)  # warm-up/compile
+    generate_batch(subject, prompts, settings, batch_size=batch, intervention=iv)
     raw = []
     for _ in range(reps):
         sync(device)
         t0 = time.perf_counter()
-        gens = generate_batch(subject, prompts, settings, edits=edits, sae=sae, batch_size=batch)
+        gens = generate_batch(subject, prompts, settings, batch_size=batch, intervention=iv)
         sync(device)
         raw.append(time.perf_counter() - t0)
     new_tokens = sum(g.n_tokens for g in gens)
@@ -122,7 +122,7 @@ def peak_memory(subject, sae, edits, context: int, device) -> dict:
     torch.cuda.reset_peak_memory_stats()
     prompt = prompt_of(subject, context - 64)
     settings = GenerationSettings(max_new_tokens=64, ignore_eos=True, cache="dynamic")
-    generate_batch(subject, [prompt], settings, edits=edits, sae=sae)
+    generate_batch(subject, [prompt], settings, intervention=Intervention("steered", edits, sae))
     return {
         "context_tokens": context,
         "peak_allocated_gib": torch.cuda.max_memory_allocated() / 2**30,

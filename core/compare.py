@@ -16,6 +16,7 @@ from core.generate import (
     generate_batch,
     stream_sides,
 )
+from core.intervention import Intervention
 from core.model import split_reasoning
 
 
@@ -40,7 +41,7 @@ def compare(
     t0 = time.perf_counter()
     baseline = generate_batch(subject, [prompt], settings)[0]
     t1 = time.perf_counter()
-    steered = generate_batch(subject, [prompt], settings, edits=edits, sae=sae)[0]
+    steered = generate_batch(subject, [prompt], settings, intervention=_steered(edits, sae))[0]
     t2 = time.perf_counter()
     timings = {
         "baseline_s": t1 - t0,
@@ -75,7 +76,7 @@ def stream_compare(
     gives the same answers as one after the other (greedy decoding, core.generate)."""
     settings = settings or GenerationSettings()
     together = can_stream_together(subject, sae, settings)
-    sides = {"baseline": (None, None), "steered": (edits, sae)}
+    sides = {"baseline": None, "steered": _steered(edits, sae)}
     texts = {"baseline": "", "steered": ""}
     raw: dict[str, str] = {}
     stream = stream_sides(subject, prompt, sides, settings, together=together, raw=raw)
@@ -83,3 +84,7 @@ def stream_compare(
         phase = "both" if together else side
         yield CompareUpdate(texts["baseline"], texts["steered"], phase, dict(raw))
     yield CompareUpdate(texts["baseline"], texts["steered"], "done", dict(raw))
+
+
+def _steered(edits, sae) -> Intervention:
+    return Intervention("steered", edits=list(edits), sae=sae)

@@ -10,13 +10,14 @@ shared model: hooks registered for one request never touch another's generation.
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 
 from core.errors import BadInputError
 from core.model import Subject, check_prompt, split_reasoning
-from core.splice import make_persistent, steering
+from core.splice import make_persistent
 
 
 def model_lock(subject: Subject) -> threading.RLock:
@@ -95,11 +96,17 @@ class Generation:
     an invented chat turn are evidence of a broken answer)."""
 
 
-def _prepare_hook(subject: Subject, sae, edits, settings: GenerationSettings) -> None:
-    """Compiled decoding recompiles whenever hooks change; give it one hook it can keep."""
+def _check_intervention(intervention) -> None:
+    if intervention is not None and intervention.edits and intervention.sae is None:
+        raise BadInputError("steering edits need an SAE; load one with --sae")
+
+
+def _prepare(subject: Subject, intervention, settings: GenerationSettings) -> None:
+    """Compiled decoding recompiles whenever hooks change; give SAE edits one hook it can keep."""
     kwargs = settings.generate_kwargs(subject.tokenizer, subject.device.type)
-    if edits and sae is not None and kwargs.get("cache_implementation") == "static":
-        make_persistent(subject, sae)
+    edits = intervention is not None and intervention.edits and intervention.sae is not None
+    if edits and kwargs.get("cache_implementation") == "static":
+        make_persistent(subject, intervention.sae)
 
 
 def _seed(seed: int) -> None:
@@ -135,32 +142,20 @@ def generate_batch(
     subject: Subject,
     prompts: list[str],
     settings: GenerationSettings | None = None,
-    edits=None,
-    sae=None,
     batch_size: int = 8,
     intervention=None,
 ) -> list[Generation]:
-    """Answer each prompt (batched, left padding). Steer with an `intervention`
-    (core.intervention.Intervention: SAE edits, a direction, a donor patch), or with `edits`
-    through `sae`."""
+    """Answer each prompt (batched, left padding), steered by `intervention` if given
+    (core.intervention.Intervention: SAE edits, a direction, a donor patch)."""
     settings = settings or GenerationSettings()
-    if intervention is not None:
-        if edits:
-            raise BadInputError("give an intervention or edits, not both")
-        edits, sae = intervention.edits, intervention.sae
-    if edits and sae is None:
-        raise BadInputError("steering edits need an SAE; load one with --sae")
+    _check_intervention(intervention)
     results: list[Generation] = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         ids, mask, lengths = encode_batch(subject, chunk, settings.system)
         t0 = time.perf_counter()
-        _prepare_hook(subject, sae, edits, settings)
-        hooks = (
-            intervention.context(subject, lengths)
-            if intervention is not None
-            else steering(subject, sae, edits, lengths)
-        )
+        _prepare(subject, intervention, settings)
+        hooks = intervention.context(subject, lengths) if intervention else nullcontext()
         with model_lock(subject), hooks:
             _seed(settings.seed)
             out = subject.model.generate(
@@ -206,11 +201,10 @@ def stream_generate(
     subject: Subject,
     prompt: str,
     settings: GenerationSettings | None = None,
-    edits=None,
-    sae=None,
+    intervention=None,
 ) -> Iterator[str]:
     """Yield the text generated so far after each new token."""
-    for _, texts in stream_sides(subject, prompt, {"text": (edits, sae)}, settings):
+    for _, texts in stream_sides(subject, prompt, {"text": intervention}, settings):
         yield texts["text"]
 
 
@@ -222,8 +216,8 @@ def stream_sides(
     together: bool = False,
     raw: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Generate one answer per side (name -> (edits, sae)); yield (the side that just grew,
-    every side's text so far).
+    """Generate one answer per side (name -> core.intervention.Intervention, or None for the
+    plain model); yield (the side that just grew, every side's text so far).
 
     together=True runs the sides at the same time, each in its own thread (the steering hook
     steers only the thread that registered it); otherwise one after the other. Either way one
@@ -237,9 +231,8 @@ def stream_sides(
     from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
     settings = settings or GenerationSettings()
-    for edits, sae in sides.values():
-        if edits and sae is None:
-            raise BadInputError("steering edits need an SAE; load one with --sae")
+    for iv in sides.values():
+        _check_intervention(iv)
     ids, mask, lengths = encode_batch(subject, [prompt], settings.system)
     pieces: Queue = Queue()  # (side, text piece), (side, None) when the side ends
     error: list[BaseException] = []
@@ -258,9 +251,9 @@ def stream_sides(
             if text:
                 pieces.put((self.side, text))
 
-    def run_side(side, edits, sae):
+    def run_side(side, iv):
         try:
-            with torch.no_grad(), steering(subject, sae, edits, lengths):
+            with torch.no_grad(), iv.context(subject, lengths) if iv else nullcontext():
                 _seed(settings.seed)
                 subject.model.generate(
                     input_ids=ids,
@@ -278,20 +271,20 @@ def stream_sides(
     def run_all():
         with model_lock(subject):
             if not together:
-                for side, (edits, sae) in sides.items():
-                    run_side(side, edits, sae)
+                for side, iv in sides.items():
+                    run_side(side, iv)
                 return
             threads = [
-                threading.Thread(target=run_side, args=(side, *pair), daemon=True)
-                for side, pair in sides.items()
+                threading.Thread(target=run_side, args=(side, iv), daemon=True)
+                for side, iv in sides.items()
             ]
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
 
-    for edits, sae in sides.values():
-        _prepare_hook(subject, sae, edits, settings)
+    for iv in sides.values():
+        _prepare(subject, iv, settings)
     worker = threading.Thread(target=run_all, daemon=True)
     worker.start()
     texts = {side: "" for side in sides}

@@ -66,14 +66,14 @@ def test_stream_compare_ends_with_the_full_answers(tiny_subject, tiny_sae):
 
 def test_abandoned_stream_leaves_no_hook(tiny_subject, tiny_sae):
     from core.generate import stream_generate
+    from core.intervention import Intervention
 
     module = tiny_subject.module(tiny_sae.hook_name)
     gen = stream_generate(
         tiny_subject,
         PROMPT,
         GenerationSettings(max_new_tokens=50),
-        [FeatureEdit(3, "ablate")],
-        tiny_sae,
+        Intervention("ablate 3", [FeatureEdit(3, "ablate")], tiny_sae),
     )
     next(gen, None)
     gen.close()

@@ -17,6 +17,7 @@ PROMPTS = [
 def test_destroyed_answers_are_broken_and_plain_ones_are_not():
     from core.edits import FeatureEdit
     from core.generate import GenerationSettings, generate_batch
+    from core.intervention import Intervention
     from core.judge import JudgeItem, make_judge
     from core.likelihood import reference_nll
     from core.model import load_subject
@@ -26,7 +27,7 @@ def test_destroyed_answers_are_broken_and_plain_ones_are_not():
     sae = load_sae(DEFAULT_EMBEDDED_SAE, subject)
     settings = GenerationSettings(max_new_tokens=32)
     wreck = [FeatureEdit(f, "clamp", 400.0) for f in range(0, 4000, 250)]  # 16 features, far out
-    gens = generate_batch(subject, PROMPTS, settings, wreck, sae)
+    gens = generate_batch(subject, PROMPTS, settings, intervention=Intervention("w", wreck, sae))
     plain = generate_batch(subject, PROMPTS, settings)
     judge = make_judge("offline", reference_nll=reference_nll(subject))
     wrecked = judge.judge_many(

@@ -5,6 +5,7 @@ import torch
 
 from core.edits import FeatureEdit
 from core.errors import BadInputError
+from core.intervention import Intervention
 from core.splice import residual_at, steering
 
 PROMPT = "What happened at Tiananmen Square in 1989?"
@@ -59,10 +60,11 @@ def test_where_generated_leaves_the_first_token_alone(tiny_subject, tiny_sae):
     settings = GenerationSettings(max_new_tokens=6, temperature=0.0)
     base = generate_batch(tiny_subject, [PROMPT], settings)[0]
     edits = [FeatureEdit(feature, "clamp", 200.0, where="generated")]
-    steered = generate_batch(tiny_subject, [PROMPT], settings, edits=edits, sae=tiny_sae)[0]
-    full = generate_batch(
-        tiny_subject, [PROMPT], settings, edits=[FeatureEdit(feature, "clamp", 200.0)], sae=tiny_sae
+    steered = generate_batch(
+        tiny_subject, [PROMPT], settings, intervention=Intervention("s", edits, tiny_sae)
     )[0]
+    everywhere = Intervention("f", [FeatureEdit(feature, "clamp", 200.0)], tiny_sae)
+    full = generate_batch(tiny_subject, [PROMPT], settings, intervention=everywhere)[0]
     assert steered.token_ids[0] == base.token_ids[0]
     assert steered.token_ids != base.token_ids
     assert full.token_ids[0] != base.token_ids[0]
