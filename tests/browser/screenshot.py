@@ -1,7 +1,7 @@
 """Launch the app, time launch-to-first-answer, and screenshot the Inspect & Steer tab.
 
-    python -m tests.browser.screenshot --recipe benchmarks/results/steering_autorecipe.json
-                                                             # organism + its SAE + auto-recipe
+    python -m tests.browser.screenshot --recipe shipped   # organism, its SAE, its shipped recipe
+    python -m tests.browser.screenshot --recipe R.json    # a recipe's edits typed in one by one
     python -m tests.browser.screenshot --model tiny --sae DIR --out /tmp/shot.png
 
 Prints JSON timings (seconds from `python app.py` starting): server answering HTTP, first
@@ -67,7 +67,10 @@ def screenshot(url: str, out: str, recipe: str | None = None) -> None:
         tokens = page.locator("#tokens .token")
         expect(tokens.first).to_be_visible()
         tokens.nth(min(12, tokens.count() - 1)).click()
-        if recipe:
+        if recipe == "shipped":  # the one-click button: the recipe exactly as shipped
+            page.click("#shipped-recipe")
+            expect(page.locator("#edits-caption")).to_contain_text("#")
+        elif recipe:
             from core.edits import load_recipe
 
             for edit in load_recipe(recipe):  # typed in as a person would
@@ -89,7 +92,7 @@ def screenshot(url: str, out: str, recipe: str | None = None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="organism")
-    parser.add_argument("--recipe", default=None, help="recipe JSON to import before Generate")
+    parser.add_argument("--recipe", default=None, help="'shipped' (the one-click organism recipe) or a recipe JSON typed in before Generate")
     parser.add_argument("--sae", default=None)
     parser.add_argument("--out", default=str(REPO / "assets" / "screenshot-inspect.png"))
     parser.add_argument("--log", default="/tmp/censorscope-screenshot-app.log")
