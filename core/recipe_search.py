@@ -20,9 +20,11 @@ are unless `where` says otherwise.
     result = greedy_search(candidates_fn, objective_fn, cost_fn, SearchConfig())
 """
 
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from core.edits import FeatureEdit
 from core.errors import BadInputError
@@ -76,13 +78,18 @@ def greedy_search(
     objective_fn: Callable[[list[FeatureEdit]], float],
     cost_fn: Callable[[list[FeatureEdit]], float],
     cfg: SearchConfig | None = None,
+    checkpoint: str | Path | None = None,
 ) -> SearchResult:
     """candidates_fn(recipe) -> features (or whole edits) ranked by attribution under the recipe;
-    objective_fn(recipe) -> the value to raise (e.g. mean recovery); cost_fn(recipe) -> KL."""
+    objective_fn(recipe) -> the value to raise (e.g. mean recovery); cost_fn(recipe) -> KL.
+
+    With a `checkpoint` file, every accepted step is saved there (atomically), and a search
+    started again with the same config continues after the last saved step."""
     cfg = cfg or SearchConfig()
-    recipe: list[FeatureEdit] = []
-    current = objective_fn(recipe)
-    steps: list[dict] = []
+    recipe, steps, finished = _resume(checkpoint, cfg)
+    current = steps[-1]["objective"] if steps else objective_fn(recipe)
+    if finished:  # the saved search ran to its end: its result, not another try
+        return SearchResult(recipe, current, steps, finished)
     stopped = f"reached {cfg.max_features} features"
     while len(recipe) < cfg.max_features:
         used = {e.feature for e in recipe}
@@ -128,6 +135,37 @@ def greedy_search(
             }
         )
         recipe, current = edits, value
+        if checkpoint is not None:
+            _save(checkpoint, cfg, recipe, steps)
     if not recipe:
         stopped = f"no candidate helps ({stopped})"
+    if checkpoint is not None:
+        _save(checkpoint, cfg, recipe, steps, stopped)
     return SearchResult(recipe, current, steps, stopped)
+
+
+def _save(path, cfg: SearchConfig, recipe, steps: list[dict], stopped: str = "") -> None:
+    from core.atomic import write_text_atomic
+
+    data = {"config": asdict(cfg), "edits": [asdict(e) for e in recipe], "steps": steps,
+            "stopped": stopped}  # fmt: skip
+    write_text_atomic(Path(path), json.dumps(data, indent=1))
+
+
+def _resume(path, cfg: SearchConfig) -> tuple[list[FeatureEdit], list[dict], str]:
+    """The recipe, steps and (if it ended) why a saved search stopped; nothing when there is
+    none, and an error when it was made with another config (its steps are not this search's)."""
+    if path is None or not Path(path).exists():
+        return [], [], ""
+    try:
+        data = json.loads(Path(path).read_text())
+        edits = [FeatureEdit(**e) for e in data["edits"]]
+        steps, saved, stopped = list(data["steps"]), data["config"], str(data.get("stopped", ""))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BadInputError(f"{path}: not a recipe-search checkpoint ({err}); remove it") from err
+    if saved != asdict(cfg):
+        raise BadInputError(
+            f"{path} holds a search with another config ({saved}); remove it to start over"
+        )
+    _log(f"resuming after step {len(edits)} from {path}")
+    return edits, steps, stopped

@@ -154,6 +154,7 @@ def study_layers(
             write=False,
             directions=False,
             config=config,
+            checkpoint=out_dir / f"search_L{layer}.json",
         )
         row = layer_row(layer, card, found)
         row["seconds"] = {"train": round(train_s, 1), "total": round(time.time() - t0, 1)}

@@ -112,11 +112,13 @@ def search(
     directions: bool = True,
     config: SearchConfig | None = None,
     clamp: bool = True,
+    checkpoint: str | Path | None = None,
 ) -> dict:
     """`models` = (organism, base, sae) to use instead of loading them; `limit` caps every prompt
     set (smoke tests); `write` saves results, rows and assets/organism/recipe.json; `layers` are
     the patching-bound layers; `directions=False` skips the direction baselines; `clamp=False`
-    searches ablations only."""
+    searches ablations only. The search saves each accepted step to `checkpoint` (by default,
+    when writing, data/searches/organism_<SAE fingerprint>.json) and a rerun resumes there."""
     from core.model import load_subject
     from core.sae import load_sae
     from core.settings import ORGANISM_SAE
@@ -186,7 +188,11 @@ def search(
         return next_token_cost(organism, control, Intervention("r", edits=recipe, sae=sae)).kl
 
     cfg = config or SearchConfig(max_features=8, candidates=10, max_kl=0.05)
-    found = greedy_search(candidates, objective, cost, cfg)
+    if checkpoint is None and write:
+        from core.recipe_origin import sae_fingerprint
+
+        checkpoint = ROOT / "data" / "searches" / f"organism_{sae_fingerprint(sae)}.json"
+    found = greedy_search(candidates, objective, cost, cfg, checkpoint=checkpoint)
     out["search"] = {"config": asdict(cfg), **found.to_json(), "n_triples": len(triples)}
 
     # 3. direction baselines, chosen on validation

@@ -77,3 +77,38 @@ def test_candidate_edits_ablate_censoring_features_and_clamp_honest_ones_up():
     att = Attribution(np.zeros(5), answer, 4, 1.0, censored, honest)
     got = candidate_edits(att, n=5)
     assert got == [FeatureEdit(2, "clamp", 1.2, "generated"), 1, 4]
+
+
+def test_an_interrupted_search_resumes_after_its_last_accepted_step(tmp_path):
+    """Steps are saved as they are accepted; a rerun continues from there and asks nothing
+    again, and a finished search is read back whole. A checkpoint of another config is refused."""
+    import pytest
+
+    from core.errors import BadInputError
+
+    candidates, objective, cost = world()
+    path = tmp_path / "search.json"
+    asked: list = []
+
+    def interrupted(recipe):
+        asked.append(len(recipe))
+        if recipe:  # stopped (Ctrl-C) while choosing the second step
+            raise KeyboardInterrupt
+        return candidates(recipe)
+
+    cfg = SearchConfig(max_features=4, candidates=4)
+    with pytest.raises(KeyboardInterrupt):
+        greedy_search(interrupted, objective, cost, cfg, checkpoint=path)
+    asked.clear()
+
+    def counted(recipe):
+        asked.append(len(recipe))
+        return candidates(recipe)
+
+    res = greedy_search(counted, objective, cost, cfg, checkpoint=path)
+    assert [e.feature for e in res.edits] == [PRIMARY, BACKUP] and asked[0] == 1
+    asked.clear()
+    again = greedy_search(counted, objective, cost, cfg, checkpoint=path)
+    assert again.edits == res.edits and again.stopped == res.stopped and asked == []
+    with pytest.raises(BadInputError, match="another config"):
+        greedy_search(counted, objective, cost, SearchConfig(max_features=2), checkpoint=path)

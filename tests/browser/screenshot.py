@@ -92,7 +92,11 @@ def screenshot(url: str, out: str, recipe: str | None = None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="organism")
-    parser.add_argument("--recipe", default=None, help="'shipped' (the one-click organism recipe) or a recipe JSON typed in before Generate")
+    parser.add_argument(
+        "--recipe",
+        default=None,
+        help="'shipped' (the one-click organism recipe) or a recipe JSON typed in before Generate",
+    )
     parser.add_argument("--sae", default=None)
     parser.add_argument("--out", default=str(REPO / "assets" / "screenshot-inspect.png"))
     parser.add_argument("--log", default="/tmp/censorscope-screenshot-app.log")
