@@ -25,10 +25,9 @@ def main(argv: list[str]) -> int:
 
         print(measure_generate(device))
     if argv[0] in ("study", "all"):
-        from core.sae import DEFAULT_EMBEDDED_SAE
         from organism.study import study_generate
 
-        out = study_generate(device, os.environ.get("ORGANISM_SAE", str(DEFAULT_EMBEDDED_SAE)))
+        out = study_generate(device, os.environ.get("ORGANISM_SAE"))  # unset: the organism's SAE
         print(json.dumps({"sae": out["sae"], "auto_recipe": out["auto_recipe"]}, indent=1))
     if argv[0] in ("report", "all"):
         from organism.report import report
