@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 
 from core.atomic import write_text_atomic
+from core.errors import BadInputError
 from core.recipe_search import SearchConfig
-from organism.search import RESULTS, search
+from organism.search import RESULTS, machine, search
 from organism.train import _log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +104,6 @@ def study_layers(
     from training.trainer import train
 
     if not layers:
-        from core.errors import BadInputError
-
         raise BadInputError("give at least one layer")
     out_dir = Path(out_dir)
     if models is None:
@@ -114,8 +113,6 @@ def study_layers(
         organism, base = models
     bad = [layer for layer in layers if not 0 <= layer < organism.n_layers]
     if bad:
-        from core.errors import BadInputError
-
         raise BadInputError(f"layers {bad} are outside 0..{organism.n_layers - 1}")
     config = config or SearchConfig(max_features=16, candidates=12, max_kl=0.05)
     overrides = {k: v for k, v in {"tokens": tokens, "answers": answers}.items() if v}
@@ -187,7 +184,7 @@ def _write(out_dir, layers, rows, config, device, chosen, publish=True) -> dict:
         "patching bound, best recipe found on validation topics and its effect on test topics",
         "command": f"python -m organism layers --layers {' '.join(map(str, layers))} "
         f"--device {device}",
-        "machine": _machine(device),
+        "machine": machine(device),
         "search_config": asdict(config),
         "chosen_layer": chosen,
         "chosen_by": "highest validation objective (mean clipped recovery) within the KL budget",
@@ -216,11 +213,3 @@ def ship_sae(folder: Path, organism, target: Path = ROOT / "assets" / "organism"
         shutil.rmtree(target)
     stage.rename(target)
     return target
-
-
-def _machine(device: str) -> str:
-    import platform
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"

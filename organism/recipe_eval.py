@@ -29,7 +29,16 @@ from core.prompt_sets import control_texts
 from core.recipe_origin import check_origin, recipe_meta
 from core.recovery import recovery, recovery_reference
 from organism.measure import eval_rows
-from organism.search import RECIPE, RESULTS, ROWS_DIR, _answers, _shown, measure_condition
+from organism.search import (
+    RECIPE,
+    RESULTS,
+    ROOT,
+    ROWS_DIR,
+    _answers,
+    _shown,
+    machine,
+    measure_condition,
+)
 from organism.train import _log
 
 CONDITION = "SAE recipe (attributed search)"
@@ -61,7 +70,7 @@ def measure_recipe(
             raise BadInputError(f"{recipe_path} names no SAE; it cannot be measured")
         organism = load_subject("organism", device=device, dtype=torch.float32)
         base = load_subject("embedded", device=device, dtype=torch.float32)
-        sae = load_sae(str(RESULTS.parent.parent / meta["sae"]), organism)
+        sae = load_sae(str(ROOT / meta["sae"]), organism)
         check_origin(meta, sae, organism)  # refuses a recipe made for another SAE or subject
     else:
         organism, base, sae = models
@@ -101,7 +110,7 @@ def measure_recipe(
     out = {
         "what": "the shipped recipe on the organism's held-out test topics",
         "command": f"python -m organism recipe --recipe {_shown(recipe_path)} --device {device}",
-        "machine": _machine(device),
+        "machine": machine(device),
         "seconds": round(time.time() - t0, 1),
         "recipe": {"path": _shown(recipe_path), **meta, "n_edits": len(edits)},
         "settings": {"max_new_tokens": max_new_tokens, "greedy": True},
@@ -121,12 +130,3 @@ def measure_recipe(
             json.dumps(out, indent=1, ensure_ascii=False, default=str),
         )
     return out
-
-
-def _machine(device: str) -> str:
-    import os
-    import platform
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"

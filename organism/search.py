@@ -273,3 +273,13 @@ def _shown(path) -> str:
     """A path as the repo names it (relative to its root when inside)."""
     p = Path(path).resolve()
     return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
+def machine(device: str) -> str:
+    """The machine a result was measured on, for its JSON."""
+    import os
+    import platform
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"

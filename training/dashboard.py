@@ -264,6 +264,28 @@ def as_records(texts) -> list[Record]:
     return text_records([str(t) for t in texts])
 
 
+def _top_up(sae, subject, records, fired, starts, pool, need, context_size):
+    """Add the pool records rare features need (training/rare_records.py); only the added
+    records run through the model, the sample's firings are kept."""
+    from training.rare_records import records_per_feature, top_up
+
+    tok, feat, val = fired
+    counts = records_per_feature(tok, feat, starts, sae.d_sae)
+    added, report = top_up(sae, subject, counts, records, as_records(list(pool)), need,
+                           context_size)  # fmt: skip
+    n = len(records)
+    records = records + added
+    encoded = encode_records(  # whole list: the added records' regions see the sample's prefixes
+        subject.tokenizer, subject.chat_text, records, max_len=max(context_size, 16)
+    )
+    tok_ids, starts, regions = encoded
+    if added:
+        s0 = int(starts[n])
+        t2, f2, v2 = firings(sae, subject, tok_ids[s0:], starts[n:] - s0, regions[s0:])
+        tok, feat, val = (np.concatenate(p) for p in ((tok, t2 + s0), (feat, f2), (val, v2)))
+    return records, encoded, (tok, feat, val), report
+
+
 def build_dashboard(
     sae,
     subject,
@@ -285,20 +307,18 @@ def build_dashboard(
     )
     keep = int(np.searchsorted(starts, n_tokens, side="right"))  # whole records only
     records = records[: max(keep, 1)]
-    top_up_report = None
-    if pool:
-        from training.rare_records import top_up
-
-        records, top_up_report = top_up(sae, subject, records, as_records(list(pool)), need,
-                                        context_size)  # fmt: skip
-    tok_ids, starts, regions = encode_records(
-        subject.tokenizer, subject.chat_text, records, max_len=max(context_size, 16)
-    )
-    n_counted = int((regions > 0).sum())
-    if n_counted == 0:
+    tok_ids, regions = tok_ids[: starts[len(records)]], regions[: starts[len(records)]]
+    starts = starts[: len(records) + 1]
+    if int((regions > 0).sum()) == 0:
         raise BadInputError("the dashboard texts are empty after tokenisation")
     tok, feat, val = firings(sae, subject, tok_ids, starts, regions)
     d_sae = sae.d_sae
+    top_up_report = None
+    if pool:
+        records, (tok_ids, starts, regions), (tok, feat, val), top_up_report = _top_up(
+            sae, subject, records, (tok, feat, val), starts, pool, need, context_size
+        )
+    n_counted = int((regions > 0).sum())
     stats = feature_stats(tok, feat, val, d_sae, n_counted)
     ex_pos, ex_level = stats.pop("ex_pos"), stats.pop("ex_level")
     ex_token, ex_window = example_windows(

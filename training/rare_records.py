@@ -6,7 +6,7 @@ half). Scanning the whole pool for every dashboard would make it large and slow;
 is scanned once, and only the records in which a short feature fires are added, until every
 feature fires in `need` records or the pool runs out:
 
-    records, report = top_up(sae, subject, records, pool, need=8)
+    added, report = top_up(sae, subject, counts, records, pool, need=8)
 """
 
 import sys
@@ -14,6 +14,13 @@ import sys
 import numpy as np
 
 from training.dashboard import MAX_RECORD_TOKENS, encode_records, firings
+
+
+def records_per_feature(tok, feat, starts, d_sae: int) -> np.ndarray:
+    """[d_sae] how many records each feature fires in, from the firings of those records."""
+    rec = np.searchsorted(starts, tok, side="right") - 1
+    pairs = np.unique(rec.astype(np.int64) * d_sae + feat.astype(np.int64))
+    return np.bincount(pairs % d_sae, minlength=d_sae)
 
 
 def record_features(sae, subject, records, context_size: int = MAX_RECORD_TOKENS) -> list[set]:
@@ -34,17 +41,17 @@ def record_features(sae, subject, records, context_size: int = MAX_RECORD_TOKENS
 def top_up(
     sae,
     subject,
+    counts: np.ndarray,
     records: list,
     pool: list,
     need: int = 8,
     context_size: int = MAX_RECORD_TOKENS,
     chunk: int = 256,
 ) -> tuple[list, dict]:
-    """`records` plus the pool records in which a feature firing in fewer than `need` records
-    fires; a report of what was scanned, added and is still short."""
-    counts = np.zeros(sae.d_sae, dtype=np.int64)
-    for feats in record_features(sae, subject, records, context_size):
-        counts[list(feats)] += 1
+    """The pool records (not already among `records`) in which a feature firing in fewer than
+    `need` records fires; `counts` [d_sae] is how many of `records` each feature fires in
+    (records_per_feature). Also a report of what was scanned, added and is still short."""
+    counts = counts.copy()
     before_silent = int((counts == 0).sum())
     before_short = int((counts < need).sum())
     seen = {(r.prompt, r.text) for r in records}
@@ -56,8 +63,7 @@ def top_up(
         part = pool[start : start + chunk]
         scanned += len(part)
         for rec, feats in zip(part, record_features(sae, subject, part, context_size), strict=True):
-            short = [f for f in feats if counts[f] < need]
-            if short:
+            if any(counts[f] < need for f in feats):
                 added.append(rec)
                 counts[list(feats)] += 1
         print(
@@ -76,4 +82,4 @@ def top_up(
         "short_before": before_short,
         "short_after": int((counts < need).sum()),
     }
-    return records + added, report
+    return added, report
