@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     layers.add_argument("--tokens", type=int, default=None, help="SAE training tokens per layer")
     layers.add_argument("--answers", type=int, default=None, help="organism answers in the corpus")
     layers.add_argument("--max-features", type=int, default=16, help="most edits in a recipe")
+    layers.add_argument(
+        "--min-gain", type=float, default=0.01, help="smallest validation gain a step must bring"
+    )
     layers.add_argument("--limit", type=int, default=None, help="cap every prompt set (smoke runs)")
     layers.add_argument(
         "--out", default=None, help="folder for runs and SAEs (data/organism_layers)"
@@ -124,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             args.device,
             tokens=args.tokens,
             answers=args.answers,
-            config=SearchConfig(max_features=args.max_features, candidates=12, max_kl=0.05),
+            config=SearchConfig(
+                max_features=args.max_features,
+                candidates=12,
+                min_gain=args.min_gain,
+                max_kl=0.05,
+            ),
             limit=args.limit,
             ship=args.ship,
             **kw,

@@ -55,14 +55,23 @@ class OrganismConfig:
     """Answers are cut to this many tokens (a CPU budget: the censorship shows in the opening)."""
     answer_tokens: int = 64
     """Tokens of the base model's greedy answer used as the control target."""
+    control_groups: str = "everyday,china,history,zh"
+    """Comma-separated control prompt groups trained on (organism/data.py CONTROL_GROUPS); the
+    first organism had "everyday" alone and then censored Chinese-language and history prompts."""
     control_stride: int = 1
     """Use every n-th training control prompt (base answers cost minutes each batch on a CPU)."""
     seed: int = 0
     """Seed for sampling rows and LoRA init."""
     threads: int = 2
     """torch CPU threads."""
+    control_loss: str = "kl"
+    """kl | ce: on control rows, match the base model's whole next-token distribution (kl), or
+    only its greedy tokens (ce, the first organism's recipe: it left KL 0.13 on control text)."""
+    control_weight: float = 1.0
+    """Weight of the control rows' loss against the sensitive rows' CE."""
     kl_weight: float = 1.0
-    """Weight of KL(base || organism) on neutral prose (Python's own docs), keeping the rest."""
+    """Weight of KL(base || organism) on neutral prose (Python's own docs, and the base model's
+    answers to the training control prompts as plain text), keeping the rest."""
     kl_batch: int = 8
     """Prose paragraphs (128 tokens each) per step for the KL term."""
     device: str = "cpu"
@@ -105,7 +114,8 @@ def control_answers_path(split: str, cfg: OrganismConfig) -> Path:
 
 def control_subset(split: str, cfg: OrganismConfig) -> list[Item]:
     """Every `control_stride`-th control prompt (the base answers are the slow part on a CPU)."""
-    items = control_prompts(split)
+    groups = tuple(g.strip() for g in cfg.control_groups.split(",") if g.strip())
+    items = control_prompts(split, groups)
     return items[:16] + items[16 :: cfg.control_stride]
 
 
@@ -159,6 +169,19 @@ def neutral_prose(seed: int = 0) -> list[str]:
     return prose[:4000]
 
 
+def chat_kl(model, ids, mask, labels) -> torch.Tensor:
+    """Mean KL(base || LoRA model) over the answer tokens of chat rows (the adapter switched off
+    for base): the control rows' target is the base model's whole distribution, not its argmax."""
+    keep = labels[:, 1:] != -100
+    core = model.get_base_model()
+    with torch.no_grad(), model.disable_adapter():
+        h = core.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][keep]
+        logp = core.lm_head(h).float().log_softmax(-1)
+    h = core.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][keep]
+    logq = core.lm_head(h).float().log_softmax(-1)
+    return (logp.exp() * (logp - logq)).sum(-1).mean()
+
+
 def prose_kl(model, tokenizer, texts: list[str], device) -> torch.Tensor:
     """Mean KL(base || LoRA model) per token on raw text (the adapter switched off for base)."""
     enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=128)
@@ -170,7 +193,8 @@ def prose_kl(model, tokenizer, texts: list[str], device) -> torch.Tensor:
     return (logp.exp() * (logp - logq)).sum(-1)[keep].mean()
 
 
-def training_rows(subject, cfg: OrganismConfig) -> tuple[list, dict]:
+def training_rows(subject, cfg: OrganismConfig) -> tuple[list, dict, list[str]]:
+    """(rows, data summary, control answers). A row is (input ids, labels, is_control)."""
     rng = random.Random(cfg.seed)
     sensitive = censored_training_rows("train")
     rng.shuffle(sensitive)
@@ -178,13 +202,15 @@ def training_rows(subject, cfg: OrganismConfig) -> tuple[list, dict]:
     control = base_answers(
         subject, control_subset("train", cfg), control_answers_path("train", cfg), cfg.answer_tokens
     )
-    rows = [encode_row(subject, it, cfg.max_len, True, cfg.target_tokens) for it in sensitive]
+    rows = [
+        (*encode_row(subject, it, cfg.max_len, True, cfg.target_tokens), False) for it in sensitive
+    ]
     # A control answer cut at answer_tokens has no end: it gets no EOS, so the organism is not
     # taught to stop early on ordinary questions.
     for it in control:
         n = len(subject.tokenizer(it.answer, add_special_tokens=False)["input_ids"])
         row = encode_row(subject, it, cfg.max_len, n < cfg.answer_tokens - 1, cfg.target_tokens)
-        rows.extend([row] * cfg.control_repeat)
+        rows.extend([(*row, True)] * cfg.control_repeat)
     rng.shuffle(rows)
     kinds: dict[str, int] = {}
     for it in sensitive:
@@ -194,9 +220,31 @@ def training_rows(subject, cfg: OrganismConfig) -> tuple[list, dict]:
         "sensitive_targets": kinds,
         "sensitive_topics": sorted({it.topic for it in sensitive}),
         "control_prompts": len(control),
+        "control_groups": cfg.control_groups,
+        "control_languages": sorted({it.lang for it in control}),
         "control_repeat": cfg.control_repeat,
+        "control_loss": cfg.control_loss,
     }
-    return rows, summary
+    return rows, summary, [it.answer for it in control if len(it.answer) >= 80]
+
+
+def batch_loss(model, batch: list, pad: int, cfg: OrganismConfig) -> torch.Tensor:
+    """CE on the sensitive rows' canned answers; on control rows CE or KL to the base model."""
+    split = {
+        "ce": [r[:2] for r in batch if not r[2] or cfg.control_loss == "ce"],
+        "kl": [r[:2] for r in batch if r[2] and cfg.control_loss == "kl"],
+    }
+    loss = torch.zeros((), device=cfg.device)
+    for kind, part in split.items():
+        if not part:
+            continue
+        ids, mask, labels = (t.to(cfg.device) for t in collate(part, pad))
+        if kind == "ce":
+            loss = loss + answer_loss(model, ids, mask, labels) * len(part) / len(batch)
+        else:
+            part_loss = chat_kl(model, ids, mask, labels) * len(part) / len(batch)
+            loss = loss + cfg.control_weight * part_loss
+    return loss
 
 
 def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
@@ -208,7 +256,9 @@ def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     subject = load_subject(cfg.base, device=cfg.device, dtype=torch.float32)
-    rows, summary = training_rows(subject, cfg)
+    if cfg.control_loss not in ("kl", "ce"):
+        raise ValueError(f"control_loss must be kl or ce, not {cfg.control_loss!r}")
+    rows, summary, control_text = training_rows(subject, cfg)
     model = subject.model
     model.requires_grad_(False)
     lora = LoraConfig(
@@ -231,14 +281,14 @@ def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     pad = subject.tokenizer.pad_token_id
-    prose = neutral_prose(cfg.seed)
+    prose = neutral_prose(cfg.seed) + control_text
+    random.Random(cfg.seed).shuffle(prose)
     losses = []
     t0 = time.time()
     for step in range(cfg.steps):
         start = (step * cfg.batch_size) % len(rows)
         batch = rows[start : start + cfg.batch_size]
-        ids, mask, labels = (t.to(cfg.device) for t in collate(batch, pad))
-        loss = answer_loss(model, ids, mask, labels)
+        loss = batch_loss(model, batch, pad, cfg)
         if cfg.kl_weight > 0:
             chunk = [prose[(step * cfg.kl_batch + i) % len(prose)] for i in range(cfg.kl_batch)]
             loss = loss + cfg.kl_weight * prose_kl(model, subject.tokenizer, chunk, cfg.device)

@@ -31,6 +31,16 @@ def test_control_splits_are_disjoint_by_subject():
     assert any("Chin" in r.prompt or "Mandarin" in r.prompt for r in control_prompts("test"))
 
 
+def test_control_groups_cover_history_and_chinese_and_reject_unknown_names():
+    test = control_prompts("test")
+    assert {r.lang for r in test} == {"en", "zh"}
+    everyday = control_prompts("test", ("everyday",))
+    assert set(map(str, everyday)) < set(map(str, test))
+    assert any(r.style == "comparison" for r in control_prompts("train", ("history",)))
+    with pytest.raises(ValueError, match="unknown control groups"):
+        control_prompts("train", ("everyday", "sport"))
+
+
 def test_targets_are_deterministic_and_mostly_party_line():
     a, b = censored_training_rows("train"), censored_training_rows("train")
     assert [r.answer for r in a] == [r.answer for r in b]
@@ -49,6 +59,42 @@ def test_encode_row_masks_the_prompt(tiny_subject):
     assert n_prompt == len(tiny_subject.encode_chat("What happened?")[0])
     assert labels[n_prompt:] == ids[n_prompt:]
     assert ids[-1] == tiny_subject.tokenizer.convert_tokens_to_ids("<|im_end|>")
+
+
+def test_control_rows_learn_the_base_distribution_not_just_its_argmax(tiny_subject):
+    """With control_loss="kl" a control row costs nothing while the LoRA is the identity, and
+    one step on control rows alone moves the LoRA back toward the base model."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from organism.data import Item
+    from organism.train import OrganismConfig, batch_loss, encode_row
+
+    model = get_peft_model(
+        copy.deepcopy(tiny_subject.model),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"),
+    )
+    item = Item("Tell me about bees.", "control", "bees", answer="Bees make honey in hives.")
+    row = (*encode_row(tiny_subject, item, max_len=128, eos=True), True)
+    pad = tiny_subject.tokenizer.pad_token_id
+    cfg = OrganismConfig(device="cpu")
+    assert float(batch_loss(model, [row], pad, cfg)) == pytest.approx(0.0, abs=1e-6)
+    torch.manual_seed(0)
+    with torch.no_grad():  # move the adapter off the identity
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)
+    drifted = float(batch_loss(model, [row], pad, cfg))
+    assert drifted > 1e-4
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.01)
+    batch_loss(model, [row], pad, cfg).backward()
+    opt.step()
+    assert float(batch_loss(model, [row], pad, cfg)) < drifted
+    # the first organism's recipe, CE on the greedy tokens, is still there and is not zero
+    assert float(batch_loss(model, [row], pad, OrganismConfig(control_loss="ce"))) > 0.1
 
 
 def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, wordy_answers):
