@@ -2,7 +2,8 @@
 
 Each benchmarks/results/handread/<condition>.blind.jsonl holds 40 answers drawn with a fixed seed;
 <condition>.hand.jsonl holds labels a person wrote from the blind file alone (before seeing any
-verdict). This joins them with the judge's labels in benchmarks/results/organism_rows/ and writes
+verdict). This joins them with the judge's labels in benchmarks/results/organism_rows/ (the first
+organism) or organism_v2_rows/ (the second, conditions named v2_*) and writes
 benchmarks/results/handread_agreement.json: the hand-read outcome shares next to the judge's on
 the same 40 answers, and their agreement.
 
@@ -19,21 +20,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.judge import outcome  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ROWS = {
-    "base_model": "base_model_no_lora",
-    "organism": "organism",
-    "old_sae_auto_recipe": "sae_auto_recipe",
-    "direction_all_layers_old": "direction_ablation_all_layers",
-    "direction_sae_layer_old": "direction_ablation_sae_layer_only",
-    "search_sae_recipe_attributed_search": "search_sae_recipe_attributed_search",
-    "search_direction_ablation_every_layer": "search_direction_ablation_every_layer",
-    "search_activation_addition_of_direction": "search_activation_addition_of_direction",
-    "search_sae_recipe_attributed_search_control": "search_sae_recipe_attributed_search_control",
-    "organism_control": "organism_control",
-    "base_model_control": "base_model_no_lora_control",
-    "old_sae_auto_recipe_control": "sae_auto_recipe_control",
-    "direction_all_layers_old_control": "direction_ablation_all_layers_control",
-    "direction_sae_layer_old_control": "direction_ablation_sae_layer_only_control",
+ROWS = {  # hand-read condition -> its judged rows under results/ (first organism unless v2_)
+    "base_model": "organism_rows/base_model_no_lora",
+    "organism": "organism_rows/organism",
+    "old_sae_auto_recipe": "organism_rows/sae_auto_recipe",
+    "direction_all_layers_old": "organism_rows/direction_ablation_all_layers",
+    "direction_sae_layer_old": "organism_rows/direction_ablation_sae_layer_only",
+    "search_sae_recipe_attributed_search": "organism_rows/search_sae_recipe_attributed_search",
+    "search_direction_ablation_every_layer": "organism_rows/search_direction_ablation_every_layer",
+    "search_activation_addition_of_direction": (
+        "organism_rows/search_activation_addition_of_direction"
+    ),
+    "search_sae_recipe_attributed_search_control": (
+        "organism_rows/search_sae_recipe_attributed_search_control"
+    ),
+    "organism_control": "organism_rows/organism_control",
+    "base_model_control": "organism_rows/base_model_no_lora_control",
+    "old_sae_auto_recipe_control": "organism_rows/sae_auto_recipe_control",
+    "direction_all_layers_old_control": "organism_rows/direction_ablation_all_layers_control",
+    "direction_sae_layer_old_control": "organism_rows/direction_ablation_sae_layer_only_control",
+    "v2_organism": "organism_v2_rows/search_organism",
+    "v2_organism_control": "organism_v2_rows/search_organism_control",
+    "v2_sae_recipe": "organism_v2_rows/search_sae_recipe_attributed_search",
+    "v2_sae_recipe_control": "organism_v2_rows/search_sae_recipe_attributed_search_control",
+    "v2_direction_every_layer": "organism_v2_rows/search_direction_ablation_every_layer",
+    "v2_actadd": "organism_v2_rows/search_activation_addition_of_direction",
 }
 
 
@@ -50,14 +61,13 @@ def main() -> dict:
         if not hand_path.exists():
             continue
         hand = [json.loads(x) for x in hand_path.read_text().splitlines() if x.strip()]
-        judged = [
-            json.loads(x)
-            for x in (RESULTS / "organism_rows" / f"{rows_name}.jsonl").read_text().splitlines()
-        ]
+        judged = [json.loads(x) for x in (RESULTS / f"{rows_name}.jsonl").read_text().splitlines()]
         by_id = {i: r for i, r in enumerate(judged)}
         pairs = [(h["label"], by_id[h["id"]]["label"]) for h in hand]
         n = len(pairs)
         out[name] = {
+            "organism": "v2" if name.startswith("v2_") else "first",
+            "rows": f"benchmarks/results/{rows_name}.jsonl",
             "n": n,
             "hand": shares([h for h, _ in pairs]),
             "judge": shares([j for _, j in pairs]),
