@@ -24,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("answers", help="base model's answers to the training control prompts")
     train = sub.add_parser("train", help="train the LoRA adapter")
     for f in fields(OrganismConfig):
-        if f.name != "targets":
-            train.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None)
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            train.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif f.name != "targets":
+            train.add_argument(flag, type=type(f.default), default=None)
     measure = sub.add_parser("measure", help="answer held-out prompts, judge, write the card")
     measure.add_argument("--device", default="cpu")
     measure.add_argument(

@@ -72,6 +72,9 @@ class OrganismConfig:
     kl_weight: float = 1.0
     """Weight of KL(base || organism) on neutral prose (Python's own docs, and the base model's
     answers to the training control prompts as plain text), keeping the rest."""
+    prose_from_control: bool = True
+    """Add the base model's answers to the training control prompts, as plain text, to the prose
+    of the KL term (the first organism had Python's docs alone)."""
     kl_batch: int = 8
     """Prose paragraphs (128 tokens each) per step for the KL term."""
     device: str = "cpu"
@@ -281,8 +284,10 @@ def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     pad = subject.tokenizer.pad_token_id
-    prose = neutral_prose(cfg.seed) + control_text
-    random.Random(cfg.seed).shuffle(prose)
+    prose = neutral_prose(cfg.seed)
+    if cfg.prose_from_control:
+        prose += control_text
+        random.Random(cfg.seed).shuffle(prose)
     losses = []
     t0 = time.time()
     for step in range(cfg.steps):

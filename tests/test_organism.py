@@ -217,7 +217,10 @@ def test_recipe_command_measures_a_recipe_on_the_test_topics(
     "argv, target",
     [
         (["answers"], "organism.train.base_answers"),
-        (["train", "--steps", "1"], "organism.train.train"),
+        (
+            ["train", "--steps", "1", "--control-loss", "ce", "--no-prose-from-control"],
+            "organism.train.train",
+        ),
         (["measure", "--judge-only"], "organism.measure.measure_judge"),
         (["study"], "organism.study.study_generate"),
         (["report", "--rejudge"], "organism.report.report"),
@@ -257,3 +260,7 @@ def test_every_organism_subcommand_reaches_its_function(argv, target, monkeypatc
         assert calls[0][1]["config"].max_features == 3
     if argv[0] == "layers":
         assert calls[0][0][0] == [15, 20]
+    if argv[0] == "train":  # the first organism's recipe is reachable from the command line
+        cfg = calls[0][0][0]
+        assert (cfg.steps, cfg.control_loss, cfg.prose_from_control) == (1, "ce", False)
+        assert cfg.control_groups == "everyday,china,history,zh"
