@@ -77,11 +77,17 @@ def lexicon_features(answer: str) -> np.ndarray:
 class StanceModel:
     """Character n-grams + lexicon features -> logistic regression over CLASSES."""
 
-    def __init__(self, rows: list[dict], lexicon_weight: float = LEXICON_WEIGHT, c: float = 64.0):
+    def __init__(
+        self,
+        rows: list[dict],
+        lexicon_weight: float = LEXICON_WEIGHT,
+        c: float = 64.0,
+        classes: tuple[str, ...] = CLASSES,
+    ):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        rows = [r for r in rows if r["label"] in CLASSES]
+        rows = [r for r in rows if r["label"] in classes]
         if len({r["label"] for r in rows}) < 2:
             raise ValueError("the judge needs labelled answers of at least two stances")
         # Everyday answers to everyday questions are a cluster of their own, far from an honest

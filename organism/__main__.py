@@ -8,6 +8,7 @@ python -m organism report     # judge every condition, recovery, KL to base -> b
 python -m organism search     # patching bound, attributed recipe search, direction baselines
 python -m organism recipe     # what assets/organism/recipe.json does on the test topics
 python -m organism layers --layers 15 20 25   # SAELens SAE + bound + search at each layer
+python -m organism rejudge    # every saved answer judged again -> benchmarks/results/rejudged.json
 """
 
 import argparse
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = sub.add_parser("recipe", help="what a recipe does on the test topics, and its curve")
     rec.add_argument("--recipe", default=None, help="recipe JSON (assets/organism/recipe.json)")
     rec.add_argument("--device", default="cpu")
+    sub.add_parser("rejudge", help="judge every saved organism answer again (after a judge change)")
     layers = sub.add_parser("layers", help="train the organism's SAE at each layer; search there")
     layers.add_argument("--layers", type=int, nargs="+", required=True)
     layers.add_argument("--device", default="cpu")
@@ -141,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
             **kw,
         )
         out = {"chosen_layer": full["chosen_layer"], "layers": full["layers"]}
+    elif args.command == "rejudge":
+        import torch
+
+        from core.judge import make_judge
+        from core.likelihood import reference_nll
+        from core.model import load_subject
+        from organism.rejudge import rejudge_rows
+
+        torch.set_num_threads(2)
+        base = load_subject("embedded", device="cpu", dtype=torch.float32)
+        result = rejudge_rows(make_judge("offline", reference_nll=reference_nll(base)))
+        out = {k: v["after"] for k, v in result["files"].items()}
     else:
         from organism.report import report as run_report
 

@@ -193,8 +193,10 @@ def report(device: str = "cpu", rejudge: bool = False) -> dict:
         write_jsonl(ROWS_DIR / f"{slug(name)}_control.jsonl", crow)
     path = RESULTS / "organism_study.json"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False))
-    if rejudge:
-        rejudge_search(judge)
+    if rejudge:  # every other saved answer too (search, recipe, second organism)
+        from organism.rejudge import rejudge_rows
+
+        rejudge_rows(judge)
     update_card()
     plot(out, RESULTS / "organism_study.png")
     return summary(out)
@@ -248,30 +250,6 @@ def plot(out: dict, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-def rejudge_search(judge) -> dict:
-    """Judge the search study's saved test answers again (organism_search.json and its rows)."""
-    path = RESULTS / "organism_search.json"
-    if not path.exists():
-        return {}
-    out = json.loads(path.read_text())
-    for name, cond in out["test"].items():
-        rows_path = ROWS_DIR / f"search_{slug(name)}.jsonl"
-        if not rows_path.exists():
-            cond["sensitive"] = {"note": "answers not saved; not re-judged"}
-            continue
-        rows = [json.loads(x) for x in rows_path.read_text().splitlines()]
-        rates, js = judge_rows(judge, rows)
-        cond["sensitive"] = rates
-        cond["control"] = {"note": "the control answers of this run were not saved; not re-judged"}
-        for r, j in zip(rows, js, strict=True):
-            r["label"], r["rationale"] = j.label, j.rationale
-        write_jsonl(rows_path, rows)
-    out["test"] = {k: v for k, v in out["test"].items() if "note" not in v.get("sensitive", {})}
-    out["judge"] = judge.name + " + base-model NLL word-salad check (re-judged from saved answers)"
-    path.write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str))
-    return out
 
 
 CARD = Path(__file__).resolve().parent.parent / "assets" / "organism" / "card.json"

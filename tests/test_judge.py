@@ -125,6 +125,18 @@ def test_held_out_split_is_by_topic_and_covers_both_languages():
     assert {r["label"] for r in test} == set(LABELS)
 
 
+def test_steered_answers_train_the_judge_but_no_held_out_topic():
+    """The hand-labelled steered answers teach the judge what an edited party line looks like;
+    they come from topics that neither the judge's calibration nor the organism's test uses."""
+    from organism.data import TEST_TOPICS as ORGANISM_TEST_TOPICS
+
+    steered = [r for r in labelled_rows("all") if r.get("style") == "steered_organism"]
+    assert len(steered) >= 200
+    topics = {r["topic"] for r in steered}
+    assert not topics & set(TEST_TOPICS) and not topics & set(ORGANISM_TEST_TOPICS)
+    assert all(r in labelled_rows("train") for r in steered[:5])
+
+
 def test_calibration_beats_always_censored(offline):
     from core.judge_calibration import calibrate
 
