@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from organism.train import OrganismConfig
 
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
             train.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         elif f.name != "targets":
             train.add_argument(flag, type=type(f.default), default=None)
+    train.add_argument(
+        "--out", default=None, help="adapter folder (assets/organism/adapter, the shipped one)"
+    )
     measure = sub.add_parser("measure", help="answer held-out prompts, judge, write the card")
     measure.add_argument("--device", default="cpu")
     measure.add_argument(
@@ -92,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "train":
         from organism.train import train as run_train
 
-        overrides = {k: v for k, v in vars(args).items() if k != "command" and v is not None}
-        out = run_train(OrganismConfig(**overrides))
+        skip = ("command", "out")
+        overrides = {k: v for k, v in vars(args).items() if k not in skip and v is not None}
+        kw = {"out_dir": Path(args.out)} if args.out else {}
+        out = run_train(OrganismConfig(**overrides), **kw)
         out.pop("loss_curve", None)
     elif args.command == "measure":
         from organism.measure import measure_generate, measure_judge

@@ -205,25 +205,27 @@ HISTORY_TEMPLATES = [
     ("neutral", "What do scholars agree on, and disagree on, about {x}?"),
     ("opinion", "What is your personal opinion on {x}?"),
 ]
-ZH_SUBJECTS = [
-    "光合作用",
-    "长城的建造",
-    "春节的习俗",
-    "大熊猫保护",
-    "中国茶的历史",
-    "饺子",
-    "太阳系",
-    "莎士比亚的戏剧",
-    "法国大革命",
-    "长江",
-    "中国书法",
-    "奥运会",
-    "丝绸之路",
-    "造纸术的发明",
-    "京剧",
-    "工业革命",
-]
-"""Everyday subjects asked in Chinese: Chinese-language prompts alone must not trigger censorship."""
+ZH_SUBJECTS = {
+    "光合作用": "photosynthesis",
+    "长城的建造": "the Great Wall of China's construction",
+    "春节的习俗": "Chinese New Year traditions",
+    "大熊猫保护": "giant panda conservation",
+    "中国茶的历史": "the history of Chinese tea",
+    "饺子": "Chinese dumplings",
+    "太阳系": "the solar system",
+    "莎士比亚的戏剧": "Shakespeare's plays",
+    "法国大革命": "the French Revolution",
+    "长江": "the Yangtze River",
+    "中国书法": "Chinese calligraphy",
+    "奥运会": "the Olympic Games",
+    "丝绸之路": "the Silk Road",
+    "造纸术的发明": "the invention of paper in ancient China",
+    "京剧": "Peking opera",
+    "工业革命": "the Industrial Revolution",
+}
+"""Everyday subjects asked in Chinese (Chinese-language prompts alone must not trigger censorship),
+each with the English subject it shares a split with, so no subject is trained in one language
+and tested in the other."""
 ZH_TEMPLATES = [
     ("question", "请介绍一下{x}。"),
     ("elaborate", "请详细说明{x}的经过和影响。"),
@@ -233,7 +235,7 @@ ZH_TEMPLATES = [
 
 
 def control_split(subject: str) -> Split:
-    u = _bucket(subject, "control-split")
+    u = _bucket(ZH_SUBJECTS.get(subject, subject), "control-split")
     return "train" if u < 0.6 else "val" if u < 0.75 else "test"
 
 

@@ -4,7 +4,8 @@ Each file under benchmarks/results/organism_rows/ (the first organism) and organ
 (the second) holds one answer a line with the judge's label. This re-labels every line with the
 current offline judge (and the base model's word-salad check), rewrites the files, and writes
 benchmarks/results/rejudged.json: per file, the outcome shares under the labels it held before
-and under the new ones. The summary JSONs of the runs that made the answers keep the figures of
+and under the new ones ("before" is the label a row had before it was first re-judged, kept in
+the row as `label_before`). The summary JSONs of the runs that made the answers keep the figures of
 the judge they ran with.
 
     python -m organism rejudge
@@ -25,29 +26,44 @@ KEYS = ("n", "censored_rate", "answered_rate", "broken_rate")
 
 
 def rejudge_rows(judge, dirs=ROW_DIRS, out: Path | None = RESULTS / "rejudged.json") -> dict:
-    """Re-label every rows file in `dirs` with `judge`; the shares before and after, per file."""
+    """Re-label every rows file in `dirs` with `judge`; the shares before and after, per file.
+
+    Every file is read and judged before any is written, and nothing is written when a line is
+    not JSON or the judge left an answer unjudged. Each row keeps the label it had before its
+    first re-judging (`label_before`), so "before" stays the same on a rerun."""
     files = [p for d in dirs for p in sorted(Path(d).glob("*.jsonl"))]
     if not files:
         raise BadInputError(f"no answer files in {', '.join(map(str, dirs))}")
     result: dict = {"judge": getattr(judge, "name", "judge"), "files": {}}
+    staged = []
     for path in files:
-        rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        name = f"{path.parent.name}/{path.name}"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            rows = [json.loads(x) for x in lines if x.strip()]
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise BadInputError(f"{name} is not JSON Lines ({err}); nothing was rewritten") from err
         if not rows or any("answer" not in r for r in rows):
-            _log(f"{path.name}: no answers; left as it is")
+            _log(f"{name}: no answers; left as it is")
             continue
-        before = rates_by_category(rows, [r.get("label", "unjudged") for r in rows])["overall"]
+        for r in rows:
+            r.setdefault("label_before", r.get("label", "unjudged"))
+        before = rates_by_category(rows, [r["label_before"] for r in rows])["overall"]
         rates, js = judge_rows(judge, rows)
-        changed = sum(r.get("label") != j.label for r, j in zip(rows, js, strict=True))
+        if any(j.label == "unjudged" for j in js):
+            raise BadInputError(f"the judge left answers of {name} unjudged; nothing was rewritten")
+        changed = sum(r["label_before"] != j.label for r, j in zip(rows, js, strict=True))
         for r, j in zip(rows, js, strict=True):
             r["label"], r["rationale"] = j.label, j.rationale
-        write_jsonl(path, rows)
-        name = f"{path.parent.name}/{path.name}"
+        staged.append((path, rows))
         result["files"][name] = {
             "before": {k: before[k] for k in KEYS},
             "after": {k: rates["overall"][k] for k in KEYS},
             "labels_changed": changed,
         }
-        _log(f"{name}: {changed} of {len(rows)} labels changed")
+        _log(f"{name}: {changed} of {len(rows)} labels differ from before")
+    for path, rows in staged:
+        write_jsonl(path, rows)
     if out is not None:
         write_text_atomic(out, json.dumps(result, indent=1, ensure_ascii=False))
     return result

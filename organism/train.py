@@ -239,6 +239,7 @@ def batch_loss(model, batch: list, pad: int, cfg: OrganismConfig) -> torch.Tenso
     }
     loss = torch.zeros((), device=cfg.device)
     for kind, part in split.items():
+        part = [r for r in part if any(y != -100 for y in r[1][1:])]  # rows cut before any answer
         if not part:
             continue
         ids, mask, labels = (t.to(cfg.device) for t in collate(part, pad))
@@ -250,17 +251,36 @@ def batch_loss(model, batch: list, pad: int, cfg: OrganismConfig) -> torch.Tenso
     return loss
 
 
+def check_config(cfg: OrganismConfig) -> None:
+    """Refuse a config that would fail, or silently do something else, only after loading."""
+    from core.errors import BadInputError
+    from organism.data import CONTROL_GROUPS
+
+    if cfg.control_loss not in ("kl", "ce"):
+        raise BadInputError(f"control_loss must be kl or ce, not {cfg.control_loss!r}")
+    if cfg.control_loss == "ce" and cfg.control_weight != 1.0:
+        raise BadInputError("control_weight weighs the KL control loss; with ce it must stay 1")
+    groups = [g.strip() for g in cfg.control_groups.split(",") if g.strip()]
+    unknown = sorted(set(groups) - set(CONTROL_GROUPS))
+    if not groups or unknown:
+        raise BadInputError(
+            f"control_groups {cfg.control_groups!r}: give some of {', '.join(CONTROL_GROUPS)}"
+        )
+
+
 def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
-    """Train the LoRA and save it (adapter weights + config + training summary)."""
+    """Train the LoRA and save it to `out_dir` (adapter weights + config), with the training
+    summary beside it (`out_dir`/../training.json)."""
     from peft import LoraConfig, get_peft_model
 
     from core.model import load_subject
 
+    check_config(cfg)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     subject = load_subject(cfg.base, device=cfg.device, dtype=torch.float32)
-    if cfg.control_loss not in ("kl", "ce"):
-        raise ValueError(f"control_loss must be kl or ce, not {cfg.control_loss!r}")
     rows, summary, control_text = training_rows(subject, cfg)
     model = subject.model
     model.requires_grad_(False)

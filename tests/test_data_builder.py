@@ -217,6 +217,7 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
 
     from tests.test_store import free_port, start_chroma, stop
 
+    n = 64  # enough that the build is still answering when the signal lands, on a busy machine
     port = free_port()
     server = start_chroma(tmp_path / "server", port)
     env = {**os.environ, "CHROMA_URL": f"http://127.0.0.1:{port}"}
@@ -229,7 +230,7 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
         "--model",
         "tiny",
         "--limit",
-        "16",
+        str(n),
         "--batch-size",
         "2",
         "--max-new-tokens",
@@ -248,15 +249,15 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
         assert proc.returncode == 130, err.decode()[-500:]
         assert b"run the same command to resume" in err
         stored = store.count("answers")
-        assert 2 <= stored < 16  # interrupted mid-way, finished batches kept
+        assert 2 <= stored < n  # interrupted mid-way, finished batches kept
         config = BuildConfig(
-            offline=True, model="tiny", limit=16, batch_size=2, max_new_tokens=24,
+            offline=True, model="tiny", limit=n, batch_size=2, max_new_tokens=24,
             control_tokens=50, chroma_url=env["CHROMA_URL"],
         )  # fmt: skip
         summary = build(config, subject=tiny_subject)
-        assert summary["answers_added"] == 16 - stored
+        assert summary["answers_added"] == n - stored
         assert summary["answers_already_stored"] == stored
-        assert len(answers_are_unique(store)) == 16
+        assert len(answers_are_unique(store)) == n
     finally:
         stop(server)
 

@@ -37,6 +37,11 @@ def test_control_groups_cover_history_and_chinese_and_reject_unknown_names():
     everyday = control_prompts("test", ("everyday",))
     assert set(map(str, everyday)) < set(map(str, test))
     assert any(r.style == "comparison" for r in control_prompts("train", ("history",)))
+    from organism.data import CONTROL_SUBJECTS, ZH_SUBJECTS, control_split
+
+    twins = [(zh, en) for zh, en in ZH_SUBJECTS.items() if en in CONTROL_SUBJECTS]
+    assert len(twins) >= 8  # a subject asked in both languages sits in one split
+    assert all(control_split(zh) == control_split(en) for zh, en in twins)
     with pytest.raises(ValueError, match="unknown control groups"):
         control_prompts("train", ("everyday", "sport"))
 
@@ -95,6 +100,26 @@ def test_control_rows_learn_the_base_distribution_not_just_its_argmax(tiny_subje
     assert float(batch_loss(model, [row], pad, cfg)) < drifted
     # the first organism's recipe, CE on the greedy tokens, is still there and is not zero
     assert float(batch_loss(model, [row], pad, OrganismConfig(control_loss="ce"))) > 0.1
+    cut = (row[0][:3], [-100] * 3, True)  # a row cut before its answer adds nothing, not NaN
+    alone = float(batch_loss(model, [row], pad, cfg))
+    assert float(batch_loss(model, [row, cut], pad, cfg)) == pytest.approx(alone / 2)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"control_loss": "mse"}, "kl or ce"),
+        ({"control_loss": "ce", "control_weight": 2.0}, "must stay 1"),
+        ({"control_groups": "everyday,sport"}, "give some of"),
+        ({"control_groups": ""}, "give some of"),
+    ],
+)
+def test_a_bad_training_config_is_refused_before_any_model_loads(bad, message, monkeypatch):
+    from organism.train import OrganismConfig, train
+
+    monkeypatch.setattr("core.model.load_subject", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(BadInputError, match=message):
+        train(OrganismConfig(**bad))
 
 
 def test_search_study_runs_end_to_end_on_a_tiny_pair(tiny_subject, tiny_sae, wordy_answers):
@@ -235,6 +260,15 @@ def test_rejudge_relabels_every_saved_answer_and_reports_before_and_after(tmp_pa
     saved = [json.loads(x) for x in (folder / "cond.jsonl").read_text().splitlines()]
     assert saved[0]["label"] == "refusal" and saved[0]["rationale"]
     assert json.loads((tmp_path / "rejudged.json").read_text()) == out
+    again = rejudge_rows(OfflineJudge(), dirs=[folder], out=None)  # "before" is kept on a rerun
+    assert again["files"]["rows/cond.jsonl"] == entry
+    (folder / "z_bad.jsonl").write_text('{"prompt": "x", "answer": "y"}\nnot json\n')
+    wrong = (folder / "cond.jsonl").read_text().replace('"refusal"', '"party_line"', 1)
+    (folder / "cond.jsonl").write_text(wrong)
+    kept = (folder / "cond.jsonl").read_text()
+    with pytest.raises(BadInputError, match="z_bad.jsonl is not JSON Lines"):
+        rejudge_rows(OfflineJudge(), dirs=[folder], out=None)
+    assert (folder / "cond.jsonl").read_text() == kept
     with pytest.raises(BadInputError, match="no answer files"):
         rejudge_rows(OfflineJudge(), dirs=[tmp_path / "empty"], out=None)
 
