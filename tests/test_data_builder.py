@@ -213,6 +213,7 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
     import signal
     import subprocess
     import sys
+    import threading
     import time
 
     from tests.test_store import free_port, start_chroma, stop
@@ -241,14 +242,22 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
     try:
         store = open_store(url=env["CHROMA_URL"])
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines: list[bytes] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, b"")))
+        reader.start()
         deadline = time.time() + 120
-        while store.count("answers") < 2 and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)
+        # the CLI prints a progress line after each stored batch (what background jobs read)
+        while not any(b"progress" in x for x in list(lines)) and time.time() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        err = b"".join(lines)
         assert proc.returncode == 130, err.decode()[-500:]
         assert b"run the same command to resume" in err
-        stored = store.count("answers")
+        stored = len(store.get("answers"))
         assert 2 <= stored < n  # interrupted mid-way, finished batches kept
         config = BuildConfig(
             offline=True, model="tiny", limit=n, batch_size=2, max_new_tokens=24,
