@@ -241,7 +241,15 @@ def test_sigint_mid_build_keeps_rows_and_resumes(data, tmp_path, tiny_subject):
     ]
     try:
         store = open_store(url=env["CHROMA_URL"])
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A test run earlier in this process may leave SIGINT ignored, and a child inherits an
+        # ignored SIGINT (Python then never raises KeyboardInterrupt): give it a terminal's.
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         lines: list[bytes] = []
         reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, b"")))
         reader.start()
