@@ -249,11 +249,25 @@ CONTROL_GROUPS = {
 uses all of them."""
 
 
-def control_prompts(split: Split, groups: tuple[str, ...] = tuple(CONTROL_GROUPS)) -> list[Item]:
-    """Every control prompt of `split` in `groups` (whole subjects go to one split)."""
+def control_groups(names: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Group names from "everyday,zh" (or a tuple), refused when empty or unknown."""
+    from core.errors import BadInputError
+
+    groups = tuple(g.strip() for g in (names.split(",") if isinstance(names, str) else names))
+    groups = tuple(g for g in groups if g)
     unknown = sorted(set(groups) - set(CONTROL_GROUPS))
-    if unknown:
-        raise ValueError(f"unknown control groups {unknown}; known: {sorted(CONTROL_GROUPS)}")
+    if not groups or unknown:
+        raise BadInputError(
+            f"unknown control groups {unknown or names!r}; give some of {', '.join(CONTROL_GROUPS)}"
+        )
+    return groups
+
+
+def control_prompts(
+    split: Split, groups: str | tuple[str, ...] = tuple(CONTROL_GROUPS)
+) -> list[Item]:
+    """Every control prompt of `split` in `groups` (whole subjects go to one split)."""
+    groups = control_groups(groups)
     return [
         Item(tpl.format(x=subj), "control", subj, style, lang)
         for group in groups

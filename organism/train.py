@@ -117,8 +117,7 @@ def control_answers_path(split: str, cfg: OrganismConfig) -> Path:
 
 def control_subset(split: str, cfg: OrganismConfig) -> list[Item]:
     """Every `control_stride`-th control prompt (the base answers are the slow part on a CPU)."""
-    groups = tuple(g.strip() for g in cfg.control_groups.split(",") if g.strip())
-    items = control_prompts(split, groups)
+    items = control_prompts(split, cfg.control_groups)
     return items[:16] + items[16 :: cfg.control_stride]
 
 
@@ -254,18 +253,13 @@ def batch_loss(model, batch: list, pad: int, cfg: OrganismConfig) -> torch.Tenso
 def check_config(cfg: OrganismConfig) -> None:
     """Refuse a config that would fail, or silently do something else, only after loading."""
     from core.errors import BadInputError
-    from organism.data import CONTROL_GROUPS
+    from organism.data import control_groups
 
     if cfg.control_loss not in ("kl", "ce"):
         raise BadInputError(f"control_loss must be kl or ce, not {cfg.control_loss!r}")
     if cfg.control_loss == "ce" and cfg.control_weight != 1.0:
         raise BadInputError("control_weight weighs the KL control loss; with ce it must stay 1")
-    groups = [g.strip() for g in cfg.control_groups.split(",") if g.strip()]
-    unknown = sorted(set(groups) - set(CONTROL_GROUPS))
-    if not groups or unknown:
-        raise BadInputError(
-            f"control_groups {cfg.control_groups!r}: give some of {', '.join(CONTROL_GROUPS)}"
-        )
+    control_groups(cfg.control_groups)
 
 
 def train(cfg: OrganismConfig, out_dir: Path = ADAPTER_DIR) -> dict:
