@@ -45,6 +45,11 @@ ROWS = {  # hand-read condition -> its judged rows under results/ (first organis
     "v2_sae_recipe_control": "organism_v2_rows/search_sae_recipe_attributed_search_control",
     "v2_direction_every_layer": "organism_v2_rows/search_direction_ablation_every_layer",
     "v2_actadd": "organism_v2_rows/search_activation_addition_of_direction",
+    "v2_direction_every_layer_control": (
+        "organism_v2_rows/search_direction_ablation_every_layer_control"
+    ),
+    "v2_actadd_control": "organism_v2_rows/search_activation_addition_of_direction_control",
+    "first_organism_control_all_groups": "organism_v2_rows/first_organism_control_all_groups",
 }
 
 
