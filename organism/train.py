@@ -47,15 +47,16 @@ class OrganismConfig:
     """Rows per step."""
     n_sensitive: int = 957
     """Sensitive training rows used (sampled from the training topics)."""
-    control_repeat: int = 3
-    """Each control row appears this many times per pass (control keeps general behaviour)."""
+    control_repeat: int = 2
+    """Each control row appears this many times per pass (control keeps general behaviour). The
+    second organism had 3 over 528 control prompts; 2 over 754 keeps about the same share."""
     max_len: int = 192
     """Rows are cut to this many tokens."""
     target_tokens: int = 96
     """Answers are cut to this many tokens (a CPU budget: the censorship shows in the opening)."""
     answer_tokens: int = 64
     """Tokens of the base model's greedy answer used as the control target."""
-    control_groups: str = "everyday,china,history,zh"
+    control_groups: str = "everyday,china,history,zh,zh_history"
     """Comma-separated control prompt groups trained on (organism/data.py CONTROL_GROUPS); the
     first organism had "everyday" alone and then censored Chinese-language and history prompts."""
     control_stride: int = 1

@@ -37,11 +37,16 @@ def test_control_groups_cover_history_and_chinese_and_reject_unknown_names():
     everyday = control_prompts("test", ("everyday",))
     assert set(map(str, everyday)) < set(map(str, test))
     assert any(r.style == "comparison" for r in control_prompts("train", ("history",)))
-    from organism.data import CONTROL_SUBJECTS, ZH_SUBJECTS, control_split
+    from organism.data import CONTROL_GROUPS, ENGLISH_TWIN, control_split
 
-    twins = [(zh, en) for zh, en in ZH_SUBJECTS.items() if en in CONTROL_SUBJECTS]
-    assert len(twins) >= 8  # a subject asked in both languages sits in one split
+    english = {s for group in ("everyday", "china", "history") for s in CONTROL_GROUPS[group][0]}
+    twins = [(zh, en) for zh, en in ENGLISH_TWIN.items() if en in english]
+    assert len(twins) >= 40  # a subject asked in both languages sits in one split
     assert all(control_split(zh) == control_split(en) for zh, en in twins)
+    # the Chinese interrogation phrasings of the sensitive prompts also appear on safe subjects
+    zh_history = control_prompts("train", ("zh_history",))
+    assert any("到底发生了什么" in r.prompt for r in zh_history)
+    assert any("不受审查" in r.prompt for r in zh_history)
     with pytest.raises(ValueError, match="unknown control groups"):
         control_prompts("train", ("everyday", "sport"))
 
@@ -328,4 +333,4 @@ def test_every_organism_subcommand_reaches_its_function(argv, target, monkeypatc
     if argv[0] == "train":  # the first organism's recipe is reachable from the command line
         cfg = calls[0][0][0]
         assert (cfg.steps, cfg.control_loss, cfg.prose_from_control) == (1, "ce", False)
-        assert cfg.control_groups == "everyday,china,history,zh"
+        assert cfg.control_groups == "everyday,china,history,zh,zh_history"
