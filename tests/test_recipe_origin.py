@@ -25,3 +25,25 @@ def test_a_bare_list_of_edits_passes_with_a_warning(tiny_subject, tiny_sae):
     meta = recipe_meta('[{"feature": 1}]')
     assert meta == {}
     assert "no SAE fingerprint" in check_origin(meta, tiny_sae, tiny_subject)[0]
+
+
+def test_the_fingerprint_is_of_the_decoder_as_stored_not_as_folded(tiny_subject):
+    """A recipe searched on a GPU must load on a CPU: folding the decoder norms rounds differently
+    on each, so the fingerprint is taken from the weights before the fold."""
+    import hashlib
+
+    import torch
+
+    from core.recipe_origin import sae_fingerprint
+    from core.sae import LoadedSae, make_sae
+    from tests.conftest import TINY_HOOK
+
+    raw = make_sae(tiny_subject.d_model, 64, 4, TINY_HOOK, rescale_acts_by_decoder_norm=True)
+    with torch.no_grad():
+        raw.W_dec.mul_(3.0)  # rows far from unit norm, as SAELens leaves them
+    stored = raw.W_dec.detach().float().cpu().clone()
+    digest = hashlib.sha256(f"{TINY_HOOK}|{tuple(stored.shape)}".encode())
+    digest.update(stored.numpy().tobytes())
+    loaded = LoadedSae(sae=raw, hook_name=TINY_HOOK, path="<memory>")
+    assert not torch.equal(loaded.W_dec.detach(), stored)  # the fold happened
+    assert sae_fingerprint(loaded) == digest.hexdigest()[:16]
