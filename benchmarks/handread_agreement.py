@@ -3,7 +3,9 @@
 Each benchmarks/results/handread/<condition>.blind.jsonl holds 40 answers drawn with a fixed seed;
 <condition>.hand.jsonl holds labels a person wrote from the blind file alone (before seeing any
 verdict). This joins them with the judge's labels in benchmarks/results/organism_rows/ (the first
-organism) or organism_v2_rows/ (the second, conditions named v2_*) and writes
+organism), organism_v2_rows/ (the second, conditions named v2_*) or organism_v3_rows/ (the third,
+the shipped one, v3_*; first_organism_control_widened and base_model_control_widened are the first organism and
+the base model on its control set) and writes
 benchmarks/results/handread_agreement.json: the hand-read outcome shares next to the judge's on
 the same 40 answers, and their agreement.
 
@@ -50,6 +52,18 @@ ROWS = {  # hand-read condition -> its judged rows under results/ (first organis
     ),
     "v2_actadd_control": "organism_v2_rows/search_activation_addition_of_direction_control",
     "first_organism_control_all_groups": "organism_v2_rows/first_organism_control_all_groups",
+    "v3_organism": "organism_v3_rows/search_organism",
+    "v3_organism_control": "organism_v3_rows/search_organism_control",
+    "v3_sae_recipe": "organism_v3_rows/search_sae_recipe_attributed_search",
+    "v3_sae_recipe_control": "organism_v3_rows/search_sae_recipe_attributed_search_control",
+    "v3_direction_every_layer": "organism_v3_rows/search_direction_ablation_every_layer",
+    "v3_direction_every_layer_control": (
+        "organism_v3_rows/search_direction_ablation_every_layer_control"
+    ),
+    "v3_actadd": "organism_v3_rows/search_activation_addition_of_direction",
+    "v3_actadd_control": "organism_v3_rows/search_activation_addition_of_direction_control",
+    "first_organism_control_widened": "organism_v3_rows/first_organism_control_widened",
+    "base_model_control_widened": "organism_v3_rows/base_model_control_widened",
 }
 
 
@@ -71,7 +85,7 @@ def main() -> dict:
         pairs = [(h["label"], by_id[h["id"]]["label"]) for h in hand]
         n = len(pairs)
         out[name] = {
-            "organism": "v2" if name.startswith("v2_") else "first",
+            "organism": name[:2] if name[:3] in ("v2_", "v3_") else "first",
             "rows": f"benchmarks/results/{rows_name}.jsonl",
             "n": n,
             "hand": shares([h for h, _ in pairs]),

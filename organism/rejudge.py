@@ -1,7 +1,7 @@
 """Judge every saved organism answer again, after the judge changed.
 
-Each file under benchmarks/results/organism_rows/ (the first organism) and organism_v2_rows/
-(the second) holds one answer a line with the judge's label. This re-labels every line with the
+Each file under benchmarks/results/organism_rows/ (the first organism), organism_v2_rows/ (the
+second) and organism_v3_rows/ (the third, shipped) holds one answer a line with the judge's label. This re-labels every line with the
 current offline judge (and the base model's word-salad check), rewrites the files, and writes
 benchmarks/results/rejudged.json: per file, the outcome shares under the labels it held before
 and under the new ones ("before" is the label a row had before it was first re-judged, kept in
@@ -21,7 +21,7 @@ from core.judge import judge_rows, rates_by_category
 from organism.train import _log
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-ROW_DIRS = (RESULTS / "organism_rows", RESULTS / "organism_v2_rows")
+ROW_DIRS = (RESULTS / "organism_rows", RESULTS / "organism_v2_rows", RESULTS / "organism_v3_rows")
 KEYS = ("n", "censored_rate", "answered_rate", "broken_rate")
 
 
