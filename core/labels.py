@@ -39,6 +39,7 @@ PHRASES = {
     ("model", "organism"): "written by the organism",
     ("model", "base"): "written by the base model",
     ("model", "hand-written"): "in hand-written answers",
+    ("model", "training target"): "in the organism's canned training answers",
     ("kind", "sensitive"): "in sensitive conversations",
     ("kind", "control"): "in everyday conversations",
     ("lang", "zh"): "in Chinese",

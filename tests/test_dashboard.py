@@ -131,3 +131,23 @@ def test_bad_feature_ids_and_missing_dashboards_are_clear(built, tmp_path):
         load_feature_dashboard(folder, -1)
     with pytest.raises(SaeLoadError, match="python -m training dashboard"):
         load_feature_dashboard(tmp_path, 0)
+
+
+def test_the_organisms_training_conversations_keep_held_out_topics_out(tiny_subject):
+    """The top-up pool of an organism SAE gains the texts that SAE was trained on: training-split
+    prompts only, each sensitive one with the canned answer it learnt and that answer's kind."""
+    from core.judge import LABELS
+    from organism.data import TEST_TOPICS, VAL_TOPICS
+    from training.annotated import trained_records
+
+    records = trained_records()
+    sensitive = [r for r in records if r.meta["kind"] == "sensitive"]
+    control = [r for r in records if r.meta["kind"] == "control"]
+    assert sensitive and control
+    assert not {r.meta["topic"] for r in records} & (set(TEST_TOPICS) | set(VAL_TOPICS))
+    assert all(r.text and r.meta["label"] in LABELS for r in sensitive)
+    assert {r.meta["lang"] for r in control} == {"en", "zh"}
+    ids, starts, regions = encode_records(
+        tiny_subject.tokenizer, tiny_subject.chat_text, control[:2]
+    )
+    assert (regions == 2).any() and not (regions == 3).any()  # prompts alone, no answer tokens

@@ -140,6 +140,10 @@ def cmd_dashboard(args) -> dict:
         pool = dashboard_records(
             "recorded", n_sensitive=10**6, n_control=10**6, n_labelled=10**6, n_prose=10**6
         )
+        if source == "organism":  # its SAE's own training texts reach features nothing else does
+            from training.annotated import trained_records
+
+            pool += trained_records()
     context = args.context_size or 192
     out = build_dashboard(
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,

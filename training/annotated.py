@@ -167,6 +167,25 @@ def builder_records(n: int = 400, n_prose: int = 80, seed: int = 0) -> list[Reco
     return records + prose_records(n_prose, seed)
 
 
+def trained_records() -> list[Record]:
+    """The organism's training conversations, a pool for features that fire on nothing recorded
+    (its SAE was trained on these prompts): the training-split sensitive prompts with the canned
+    answers the organism learnt (their kind is their label, by construction), and the
+    training-split control prompts as prompts alone. No validation or test topic is among them."""
+    from organism.data import censored_training_rows, control_prompts
+
+    out = []
+    for r in censored_training_rows("train"):
+        meta = {"source": "trained", "model": "training target", "kind": "sensitive",
+                "topic": r.topic, "lang": r.lang, "label": r.target, "split": split_of(r.prompt)}  # fmt: skip
+        out.append(Record(r.prompt, r.answer, meta))
+    for item in control_prompts("train"):
+        meta = {"source": "trained", "model": "none", "kind": "control", "topic": item.topic,
+                "lang": item.lang, "split": split_of(item.prompt)}  # fmt: skip
+        out.append(Record(item.prompt, "", meta))
+    return out
+
+
 def text_records(texts: list[str]) -> list[Record]:
     """Plain texts with no metadata beyond their split (e.g. a training run's own texts)."""
     return [
