@@ -86,10 +86,10 @@ class LoadedSae:
 
         cfg = self.sae.cfg
         self.k: int | None = getattr(cfg, "k", None)
-        # The fingerprint a recipe names is of the decoder as stored: folding its norms rounds
-        # differently on a GPU and on a CPU, so a recipe searched on one would not load on the other.
-        sae_fingerprint(self)
         if getattr(cfg, "rescale_acts_by_decoder_norm", False):
+            # The fingerprint a recipe names is of the decoder as stored: folding its norms rounds
+            # differently on a GPU and on a CPU, so one taken after the fold would not travel.
+            sae_fingerprint(self)
             # SAELens decodes with W_dec's rows divided by their norms. Folding the norms into
             # the encoder leaves the activations unchanged and makes W_dec the true decoder, so
             # the splice's (a' - a) @ W_dec is what the SAE itself would add.

@@ -1,8 +1,9 @@
 """Judge every saved organism answer again, after the judge changed.
 
 Each file under benchmarks/results/organism_rows/ (the first organism), organism_v2_rows/ (the
-second) and organism_v3_rows/ (the third, shipped) holds one answer a line with the judge's label. This re-labels every line with the
-current offline judge (and the base model's word-salad check), rewrites the files, and writes
+second) and organism_v3_rows/ (the third, shipped) holds one answer a line with the judge's label.
+This re-labels every line with the current offline judge (and the base model's word-salad check),
+rewrites the files, and writes
 benchmarks/results/rejudged.json: per file, the outcome shares under the labels it held before
 and under the new ones ("before" is the label a row had before it was first re-judged, kept in
 the row as `label_before`). The summary JSONs of the runs that made the answers keep the figures of
