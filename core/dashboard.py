@@ -30,7 +30,7 @@ TOKENS_FILE = "tokens.json"
 RECORDS_FILE = "records.json"
 HTML_FILE = "index.html"
 N_BINS = 20
-REGIONS = {0: "skipped", 1: "template", 2: "prompt", 3: "answer", 4: "text"}
+REGIONS = {0: "skipped", 1: "template", 2: "prompt", 3: "answer", 4: "text", 5: "window"}
 """Token regions; 0 marks tokens not counted (special tokens, prefixes seen before)."""
 LEVEL_NAMES = ("top", "high (quantile 50-75%)", "middle (25-50%)", "low (0-25%)")
 

@@ -27,6 +27,20 @@ CONTEXT_BONUS = 0.2  # ... in every top window (scaled by the share of windows)
 SOURCE_BONUS = 0.3  # ... in the topic or judged reply of every example (scaled likewise)
 
 
+def source_of(meta: dict) -> str:
+    """Where an example window comes from, in words: "on tiananmen, refusal reply", "prose"."""
+    topic = str(meta.get("topic", "")).replace("_", " ").lower()
+    reply = str(meta.get("label", "")).replace("_", " ").replace("not censored", "uncensored")
+    if topic:
+        return f"on {topic}, {reply} reply".lower() if reply else f"on {topic}"
+    if meta.get("region") == "window":
+        return "training window"
+    if meta.get("region") in ("template", "prompt", "answer"):
+        kind = meta.get("kind")
+        return f"{kind} conversation" if kind else "conversation"
+    return "prose"
+
+
 @dataclass(frozen=True)
 class Hit:
     feature: int
@@ -68,14 +82,7 @@ class FeatureIndex:
             for slot in range(store.t["ex_token"].shape[1]):
                 flat = int(store.t["ex_token"][f, slot])
                 if flat >= 0:
-                    m = store.window_meta(flat)
-                    topic = str(m.get("topic", "")).replace("_", " ")
-                    reply = (
-                        str(m.get("label", ""))
-                        .replace("_", " ")
-                        .replace("not censored", "uncensored")
-                    )
-                    sources.append(f"on {topic}, {reply} reply".lower() if topic else "prose")
+                    sources.append(source_of(store.window_meta(flat)))
             self.sources.append(sources)
             common = sorted(set(sources), key=sources.count, reverse=True)[:3]
             parts = [self.labels.get(f, ""), llm.get(str(f), {}).get("text", "")]

@@ -31,6 +31,8 @@ MIN_TEST = 4
 TOKEN_SETS = (0, 1, 2, 3, 5, 8)
 DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang")
 REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
+"""Region 5, a training window (training/annotated.py), is counted but names no region: windows
+join a dashboard because a rare feature fires in them, so "in windows" would name the selection."""
 PHRASES = {
     ("region", "answer"): "answer tokens",
     ("region", "prompt"): "prompt tokens",

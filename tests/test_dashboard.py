@@ -151,3 +151,67 @@ def test_the_organisms_training_conversations_keep_held_out_topics_out(tiny_subj
         tiny_subject.tokenizer, tiny_subject.chat_text, control[:2]
     )
     assert (regions == 2).any() and not (regions == 3).any()  # prompts alone, no answer tokens
+
+
+def test_an_sae_s_own_training_conversations_are_rebuilt_from_its_card(
+    tiny_subject, tmp_path, monkeypatch
+):
+    """The top-up pool gains the conversations an SAE was trained on, rebuilt from the training
+    config in its card: each text of its corpus split back into prompt and sampled answer, so the
+    answer's tokens count as answer tokens; training-split topics only for an organism SAE."""
+    import training.corpus
+    from organism.data import TEST_TOPICS, VAL_TOPICS
+    from training.annotated import corpus_records, split_of
+
+    eos = tiny_subject.tokenizer.eos_token
+
+    def sampler(subject, prompts, seed=0):  # the tiny model's samples are empty: say something
+        return [subject.chat_text(p) + f"My answer to {p}" + eos for p in prompts]
+
+    monkeypatch.setattr(training.corpus, "generated_chats", sampler)
+    config = {"subject": "organism", "dataset": "organism", "answers": 3, "seed": 0, "nope": 1}
+    records = corpus_records(config, tiny_subject)
+    answered = [r for r in records if r.text]
+    assert len(answered) == 3 + 1  # 3 sensitive prompts and 1 control prompt were answered
+    assert all(r.text == f"My answer to {r.prompt}" for r in answered)
+    assert all(r.meta["model"] == "organism" for r in answered)
+    assert {r.meta["kind"] for r in answered} == {"sensitive", "control"}
+    assert not {r.meta["topic"] for r in records} & (set(TEST_TOPICS) | set(VAL_TOPICS))
+    assert all(r.meta["split"] == split_of(r.prompt) for r in records)
+    assert not any(r.prompt is None for r in records)  # prose is the prose pool's
+    _, _, regions = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, answered)
+    assert (regions == 3).any()
+    offline = corpus_records({"subject": "embedded", "answers": 3}, tiny_subject)
+    assert [r.meta["model"] for r in offline if r.text] == ["base"] * 4  # the base model wrote them
+    assert corpus_records({"subject": "tiny", "dataset": "my.jsonl"}, tiny_subject) == []
+
+
+def test_an_sae_s_training_windows_are_packed_per_split_as_it_saw_them(
+    tiny_subject, tmp_path, monkeypatch
+):
+    """Features that fire only where a training window starts mid-text or crosses into the next
+    text are reached by the SAE's own windows: `context_size` tokens each, texts joined by EOS,
+    and a window never mixes a held-out conversation into an explain one."""
+    import training.corpus
+    from training.annotated import split_of, window_records
+    from training.corpus import chat_prompts
+
+    eos = tiny_subject.tokenizer.eos_token
+
+    def sampler(subject, prompts, seed=0):
+        return [subject.chat_text(p) + f"My answer to {p}" + eos for p in prompts]
+
+    monkeypatch.setattr(training.corpus, "generated_chats", sampler)
+    monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path))
+    config = {"subject": "embedded", "answers": 6, "context_size": 32, "control_fraction": 0.5}
+    windows = window_records(config, tiny_subject)
+    assert len(windows) > 20 and all(len(w.ids) == 32 for w in windows)
+    assert {w.meta["split"] for w in windows} == {"explain", "heldout"}
+    eos_id = tiny_subject.tokenizer.eos_token_id
+    assert any(eos_id in w.ids[1:-1] for w in windows)  # some window crosses into the next text
+    prompts = [p for group in chat_prompts() for p in group]
+    for w in windows:
+        assert all(split_of(p) == w.meta["split"] for p in prompts if p in w.text)
+    ids, _, regions = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:3])
+    assert (ids[:32] == np.array(windows[0].ids)).all()  # the exact tokens, not a re-tokenisation
+    assert set(np.unique(regions)) <= {0, 5} and (regions == 5).any()

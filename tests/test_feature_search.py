@@ -40,3 +40,17 @@ def test_cli_search_prints_json(planted):
     )  # fmt: skip
     data = json.loads(out.stdout)
     assert data["hits"][0]["feature"] == PLANTED and len(data["hits"]) == 3
+
+
+def test_an_example_s_source_reads_as_where_it_comes_from():
+    """Search hits say where their examples come from; text with no topic or judged reply is
+    named by what it is, never as an empty "reply" or as prose when it is a conversation."""
+    from core.feature_search import source_of
+
+    assert (
+        source_of({"topic": "tiananmen", "label": "party_line"}) == "on tiananmen, party line reply"
+    )
+    assert source_of({"topic": "economy_data", "region": "answer"}) == "on economy data"
+    assert source_of({"region": "window", "kind": "window"}) == "training window"
+    assert source_of({"region": "answer", "kind": "sensitive"}) == "sensitive conversation"
+    assert source_of({"region": "text", "kind": "prose"}) == "prose"

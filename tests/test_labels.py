@@ -88,3 +88,29 @@ def test_a_feature_missing_from_the_sample_gets_records_and_a_label_from_the_poo
     assert 8 <= report["added"] < len(pool) and report["silent_after"] < report["silent_before"]
     label = card["label_details"][str(PLANTED)]
     assert label["rule"]["tokens"][0] == WORD.strip().lower() and label["detection"] is not None
+
+
+def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_has_it(
+    planted, tmp_path
+):
+    """Records added for a rare feature are no fair draw for the others: the density, median and
+    99th percentile that the app colours by and marks on its sliders stay the sample's own for
+    every feature that fires often there, while the rare feature still gets its range."""
+    from core.dashboard import load_store
+    from core.sae import save_sae
+    from training.dashboard import MIN_SAMPLE_FIRINGS, build_dashboard
+
+    subject, sae, _, records, _ = planted
+    sample = [r for r in records if r.meta["label"] == "not_censored"]
+    pool = [r for r in records if r.meta["label"] == "party_line"]
+    alone = build_dashboard(sae, subject, sample, save_sae(sae.sae, tmp_path / "a", sae.card),
+                            label=False)  # fmt: skip
+    topped = build_dashboard(sae, subject, sample, save_sae(sae.sae, tmp_path / "b", sae.card),
+                             pool=pool, need=8, label=False)  # fmt: skip
+    a, b = load_store(alone.parent).t, load_store(topped.parent).t
+    common = a["density"] * int((a["region"] > 0).sum()) >= MIN_SAMPLE_FIRINGS
+    assert common.sum() > 10
+    for key in ("density", "median", "p99"):
+        assert np.array_equal(a[key][common], b[key][common])
+    assert a["density"][PLANTED] == 0 and b["density"][PLANTED] > 0 and b["p99"][PLANTED] > 0
+    assert (b["max_activation"] >= a["max_activation"]).all()  # examples still see the pool

@@ -140,10 +140,15 @@ def cmd_dashboard(args) -> dict:
         pool = dashboard_records(
             "recorded", n_sensitive=10**6, n_control=10**6, n_labelled=10**6, n_prose=10**6
         )
-        if source == "organism":  # its SAE's own training texts reach features nothing else does
-            from training.annotated import trained_records
+        # The SAE's own training conversations reach features nothing else does.
+        from training.annotated import corpus_records, trained_records, window_records
 
+        if card.get("train_config"):
+            pool += corpus_records(card["train_config"], subject)
+        if source == "organism":
             pool += trained_records()
+        if card.get("train_config"):  # last: its windows hold only what the rest could not
+            pool += window_records(card["train_config"], subject)
     context = args.context_size or 192
     out = build_dashboard(
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,

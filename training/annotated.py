@@ -15,6 +15,11 @@ Sources:
     library docs. Needs no generation, so a build is minutes on a CPU.
   - `builder`: the dataset builder's judged answers in the chroma store, plus its control text.
 
+The rare-feature top-up pool (training/rare_records.py) adds what the SAE itself was trained on,
+rebuilt from the training config in its card: its corpus's conversations (`corpus_records`), an
+organism's canned training answers (`trained_records`), and its packed training windows
+(`window_records`), which reach features that fire only across text boundaries.
+
     python -c "from training.annotated import recorded_records as r; print(len(r()))"
 """
 
@@ -39,6 +44,8 @@ class Record:
     text: str
     """The answer of a conversation, or the plain text itself."""
     meta: dict = field(default_factory=dict)
+    ids: tuple[int, ...] | None = None
+    """Exact token ids of a training window (its text is their decoding, for reading)."""
 
 
 def split_of(key: str, heldout_fraction: float = HELDOUT_FRACTION) -> str:
@@ -134,7 +141,7 @@ def labelled_records(n: int, seed: int = 0) -> list[Record]:
 def prose_records(n: int, seed: int = 0) -> list[Record]:
     from training.corpus import stdlib_prose
 
-    chunks = stdlib_prose(min_chars=200, max_chars=600)
+    chunks = stdlib_prose()  # the chunks SAEs train on: one text, one split, wherever it is
     random.Random(seed).shuffle(chunks)
     return [
         Record(
@@ -183,6 +190,112 @@ def trained_records() -> list[Record]:
         meta = {"source": "trained", "model": "none", "kind": "control", "topic": item.topic,
                 "lang": item.lang, "split": split_of(item.prompt)}  # fmt: skip
         out.append(Record(item.prompt, "", meta))
+    return out
+
+
+def _corpus_config(train_config: dict):
+    from types import SimpleNamespace
+
+    from training.config import TrainConfig
+
+    keys = ("subject", "dataset", "control", "answers", "seed", "control_fraction",
+            "heldout_fraction", "max_texts", "context_size")  # fmt: skip
+    return SimpleNamespace(**{k: train_config.get(k, getattr(TrainConfig, k)) for k in keys})
+
+
+def _corpus_prompts(cfg) -> dict[str, dict] | None:
+    """The prompts of a default corpus (offline, organism) with what is known of each; None for
+    a config naming its own dataset."""
+    if cfg.dataset == "organism":
+        from organism.data import control_prompts, sensitive_prompts
+
+        items = sensitive_prompts("train") + control_prompts("train")
+        return {i.prompt: {"topic": i.topic, "lang": i.lang} for i in items}
+    if cfg.dataset is None and cfg.control is None:
+        from training.corpus import chat_prompts
+
+        return {p: {} for group in chat_prompts(cfg.seed) for p in group}
+    return None
+
+
+class _ChatSplitter:
+    """Splits a corpus text back into (prompt, answer), or None for prose."""
+
+    def __init__(self, subject, prompts):
+        self.heads = {subject.chat_text(p): p for p in prompts}
+        self.eos = subject.tokenizer.eos_token or ""
+
+    def __call__(self, text: str) -> tuple[str, str] | None:
+        head = next((c for c in self.heads if text.startswith(c)), None)
+        if head is None:
+            return None
+        return self.heads[head], text[len(head) :].removesuffix(self.eos).strip()
+
+
+def corpus_records(train_config: dict, subject) -> list[Record]:
+    """The conversations an SAE was trained on, rebuilt from the training config in its card: the
+    same prompts, answered again by the same sampler (training/corpus.py caches the answers; a
+    rebuild on another machine draws new samples, as sampled answers on a GPU are not kept). A
+    pool for features that fire on nothing recorded. Prose is left out: the prose pool holds it.
+    Only the default corpora (offline, organism) are rebuilt; a config naming its own dataset
+    gives no records (pass that dataset as --source)."""
+    cfg = _corpus_config(train_config)
+    known = _corpus_prompts(cfg)
+    if known is None:
+        return []
+    if cfg.dataset == "organism":
+        from training.organism_corpus import organism_corpus as corpus
+    else:
+        from training.corpus import offline_corpus as corpus
+    censor, control, _ = corpus(subject, n_answers=cfg.answers, seed=cfg.seed)
+    split_chat = _ChatSplitter(subject, known)
+    model = "base" if cfg.subject == "embedded" else cfg.subject  # the organism's base model
+    out = []
+    for kind, texts in (("sensitive", censor), ("control", control)):
+        for text in texts:
+            chat = split_chat(text)
+            if chat is None:  # prose
+                continue
+            prompt, answer = chat
+            meta = {"source": "sae corpus", "model": model if answer else "none", "kind": kind,
+                    **known[prompt], "split": split_of(prompt)}  # fmt: skip
+            out.append(Record(prompt, answer, meta))
+    return out
+
+
+def window_records(train_config: dict, subject) -> list[Record]:
+    """The SAE's training windows, packed as SAELens packed them for training: its corpus, mixed
+    as training mixed it (training/data.py), cut into `context_size` windows of BOS + tokens with
+    EOS between texts (SAELens' own concat_and_batch_sequences). Windows start mid-text and
+    cross from one text into the next, contexts no single record gives. Each split is packed on
+    its own (a conversation's split is its prompt's, as everywhere here), so a label made on an
+    explain window never saw a held-out text. Default corpora only, as corpus_records."""
+    import torch
+    from sae_lens.tokenization_and_batching import concat_and_batch_sequences
+
+    from training.data import load_training_texts
+
+    cfg = _corpus_config(train_config)
+    known = _corpus_prompts(cfg)
+    if known is None:
+        return []
+    texts = load_training_texts(cfg, subject)
+    split_chat = _ChatSplitter(subject, known)
+    by_split: dict[str, list[str]] = {"explain": [], "heldout": []}
+    for text in texts.train + texts.heldout:
+        chat = split_chat(text)
+        by_split[split_of(chat[0] if chat else text)].append(text)
+    tok = subject.tokenizer
+    out = []
+    for split, group in by_split.items():
+        ids = (torch.tensor(tok(t, add_special_tokens=False)["input_ids"]) for t in group)
+        for window in concat_and_batch_sequences(
+            ids, cfg.context_size, begin_batch_token_id=tok.bos_token_id,
+            sequence_separator_token_id=tok.eos_token_id,
+        ):  # fmt: skip
+            w = tuple(int(i) for i in window)
+            meta = {"source": "sae windows", "kind": "window", "split": split}
+            out.append(Record(None, tok.decode(w), meta, ids=w))
     return out
 
 

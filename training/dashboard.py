@@ -54,7 +54,8 @@ MAX_RECORD_TOKENS = 192
 def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = MAX_RECORD_TOKENS):
     """Records -> (flat token ids [N], record starts [R+1], regions [N]) as numpy arrays.
 
-    Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text; 0 marks tokens left out of every
+    Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text, 5 a training window (a record
+    with exact token ids, training/annotated.py window_records); 0 marks tokens left out of every
     statistic: special tokens (attention sinks with outsized activations, as in training) and
     tokens whose whole prefix was already scanned (same prefix, same activation: a prompt that
     two models answered counts once, and so does the shared chat template).
@@ -64,7 +65,9 @@ def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = M
     ids_all, regions_all, starts = [], [], [0]
     seen: set[int] = set()
     for rec in records:
-        if rec.prompt is not None:
+        if rec.ids is not None:
+            ids, regions = list(rec.ids), [5] * len(rec.ids)
+        elif rec.prompt is not None:
             chat = chat_text(rec.prompt)
             at = chat.rfind(rec.prompt)
             enc = tokenizer(chat, add_special_tokens=False, return_offsets_mapping=True)
@@ -286,6 +289,21 @@ def _top_up(sae, subject, records, fired, starts, pool, need, context_size):
     return records, encoded, (tok, feat, val), report
 
 
+MIN_SAMPLE_FIRINGS = 20
+
+
+def _sample_ranges(stats: dict, fired, n_counted: int, d_sae: int) -> None:
+    """Density, median and p99 from the sample alone where a latent fires there often enough.
+
+    Top-up records join because a rare latent fires in them, so for every other latent they are
+    a biased draw (training windows, for one, hold activations the app's chats rarely reach);
+    the app's colouring threshold and the sliders' marks should describe ordinary text."""
+    base = feature_stats(*fired, d_sae, n_counted)
+    enough = np.bincount(fired[1], minlength=d_sae) >= MIN_SAMPLE_FIRINGS
+    for key in ("density", "median", "p99"):
+        stats[key] = np.where(enough, base[key], stats[key]).astype(stats[key].dtype)
+
+
 def build_dashboard(
     sae,
     subject,
@@ -314,12 +332,15 @@ def build_dashboard(
     tok, feat, val = firings(sae, subject, tok_ids, starts, regions)
     d_sae = sae.d_sae
     top_up_report = None
+    sample = (tok, feat, val), int((regions > 0).sum())
     if pool:
         records, (tok_ids, starts, regions), (tok, feat, val), top_up_report = _top_up(
             sae, subject, records, (tok, feat, val), starts, pool, need, context_size
         )
     n_counted = int((regions > 0).sum())
     stats = feature_stats(tok, feat, val, d_sae, n_counted)
+    if top_up_report:
+        _sample_ranges(stats, *sample, d_sae)
     ex_pos, ex_level = stats.pop("ex_pos"), stats.pop("ex_level")
     ex_token, ex_window = example_windows(
         tok, feat, val, ex_pos, stats["max_activation"], starts, d_sae
