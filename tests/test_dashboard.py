@@ -208,10 +208,14 @@ def test_an_sae_s_training_windows_are_packed_per_split_as_it_saw_them(
     assert len(windows) > 20 and all(len(w.ids) == 32 for w in windows)
     assert {w.meta["split"] for w in windows} == {"explain", "heldout"}
     eos_id = tiny_subject.tokenizer.eos_token_id
-    assert any(eos_id in w.ids[1:-1] for w in windows)  # some window crosses into the next text
+    pairs = [(w.ids[i], w.ids[i + 1]) for w in windows for i in range(len(w.ids) - 1)]
+    assert (eos_id, eos_id) in pairs  # a chat's own EOS, then the separator into the next text
     prompts = [p for group in chat_prompts() for p in group]
     for w in windows:
         assert all(split_of(p) == w.meta["split"] for p in prompts if p in w.text)
     ids, _, regions = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:3])
     assert (ids[:32] == np.array(windows[0].ids)).all()  # the exact tokens, not a re-tokenisation
     assert set(np.unique(regions)) <= {0, 5} and (regions == 5).any()
+    assert regions[0] == 0  # a window's first token (BOS, or a sink mid-text) is not counted
+    long = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:1], max_len=16)
+    assert len(long[0]) == 32  # a window is kept whole, whatever the dashboard's context

@@ -93,9 +93,10 @@ def test_a_feature_missing_from_the_sample_gets_records_and_a_label_from_the_poo
 def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_has_it(
     planted, tmp_path
 ):
-    """Records added for a rare feature are no fair draw for the others: the density, median and
-    99th percentile that the app colours by and marks on its sliders stay the sample's own for
-    every feature that fires often there, while the rare feature still gets its range."""
+    """Records added for a rare feature are no fair draw for the others: the median and 99th
+    percentile that the app colours by and marks on its sliders stay the sample's own for every
+    feature that fires often there, while the rare feature still gets its range; density counts
+    every scanned token, over the same total the dashboard names."""
     from core.dashboard import load_store
     from core.sae import save_sae
     from training.dashboard import MIN_SAMPLE_FIRINGS, build_dashboard
@@ -110,7 +111,9 @@ def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_h
     a, b = load_store(alone.parent).t, load_store(topped.parent).t
     common = a["density"] * int((a["region"] > 0).sum()) >= MIN_SAMPLE_FIRINGS
     assert common.sum() > 10
-    for key in ("density", "median", "p99"):
+    for key in ("median", "p99"):
         assert np.array_equal(a[key][common], b[key][common])
     assert a["density"][PLANTED] == 0 and b["density"][PLANTED] > 0 and b["p99"][PLANTED] > 0
     assert (b["max_activation"] >= a["max_activation"]).all()  # examples still see the pool
+    n_b = int(load_store(topped.parent).meta["n_tokens"])  # density: every scanned token
+    assert np.allclose(b["density"] * n_b, b["hist_counts"].sum(1))

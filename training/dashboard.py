@@ -65,8 +65,8 @@ def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = M
     ids_all, regions_all, starts = [], [], [0]
     seen: set[int] = set()
     for rec in records:
-        if rec.ids is not None:
-            ids, regions = list(rec.ids), [5] * len(rec.ids)
+        if rec.ids is not None:  # whole, as trained on; its first token is BOS or a sink
+            ids, regions = list(rec.ids), [0] + [5] * (len(rec.ids) - 1)
         elif rec.prompt is not None:
             chat = chat_text(rec.prompt)
             at = chat.rfind(rec.prompt)
@@ -83,7 +83,8 @@ def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = M
             body = tokenizer(rec.text, add_special_tokens=False)["input_ids"]
             ids = ([sink] if sink is not None else []) + body
             regions = ([0] if sink is not None else []) + [4] * len(body)
-        ids, regions = ids[:max_len], regions[:max_len]
+        if rec.ids is None:
+            ids, regions = ids[:max_len], regions[:max_len]
         prefix = 0
         for i, tid in enumerate(ids):
             prefix = hash((prefix, tid))
@@ -293,14 +294,15 @@ MIN_SAMPLE_FIRINGS = 20
 
 
 def _sample_ranges(stats: dict, fired, n_counted: int, d_sae: int) -> None:
-    """Density, median and p99 from the sample alone where a latent fires there often enough.
+    """Median and p99 from the sample alone where a latent fires there often enough.
 
     Top-up records join because a rare latent fires in them, so for every other latent they are
     a biased draw (training windows, for one, hold activations the app's chats rarely reach);
-    the app's colouring threshold and the sliders' marks should describe ordinary text."""
+    the app's colouring threshold and the sliders' marks should describe ordinary text. Density,
+    histogram and max stay those of every scanned token, one count over one total."""
     base = feature_stats(*fired, d_sae, n_counted)
     enough = np.bincount(fired[1], minlength=d_sae) >= MIN_SAMPLE_FIRINGS
-    for key in ("density", "median", "p99"):
+    for key in ("median", "p99"):
         stats[key] = np.where(enough, base[key], stats[key]).astype(stats[key].dtype)
 
 
