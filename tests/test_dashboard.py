@@ -219,3 +219,19 @@ def test_an_sae_s_training_windows_are_packed_per_split_as_it_saw_them(
     assert regions[0] == 0  # a window's first token (BOS, or a sink mid-text) is not counted
     long = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:1], max_len=16)
     assert len(long[0]) == 32  # a window is kept whole, whatever the dashboard's context
+
+
+def test_corpus_chats_cached_under_another_template_are_reported_not_passed_off_as_prose(
+    tiny_subject, tmp_path, monkeypatch, capsys
+):
+    import training.corpus
+    from training.annotated import corpus_records
+
+    def sampler(subject, prompts, seed=0):  # cached under some older chat template
+        return [f"User: {p}\nAssistant: An answer." for p in prompts]
+
+    monkeypatch.setattr(training.corpus, "generated_chats", sampler)
+    monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path))
+    records = corpus_records({"subject": "embedded", "answers": 3}, tiny_subject)
+    assert not [r for r in records if r.text]
+    assert "3 of 180 corpus chats match no prompt" in capsys.readouterr().err

@@ -249,6 +249,11 @@ def corpus_records(train_config: dict, subject) -> list[Record]:
         from training.corpus import offline_corpus as corpus
     censor, control, _ = corpus(subject, n_answers=cfg.answers, seed=cfg.seed)
     split_chat = _ChatSplitter(subject, known)
+    lost = sum(split_chat(t) is None for t in censor)  # every one is a chat: none should be lost
+    if lost:
+        print(f"annotated: {lost} of {len(censor)} corpus chats match no prompt's chat text (were "
+              "their answers cached under another chat template?); they are left out",
+              file=sys.stderr, flush=True)  # fmt: skip
     model = "base" if cfg.subject == "embedded" else cfg.subject  # the organism's base model
     out = []
     for kind, texts in (("sensitive", censor), ("control", control)):
