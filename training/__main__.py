@@ -140,15 +140,14 @@ def cmd_dashboard(args) -> dict:
         pool = dashboard_records(
             "recorded", n_sensitive=10**6, n_control=10**6, n_labelled=10**6, n_prose=10**6
         )
-        # The SAE's own training conversations reach features nothing else does.
+        # What the SAE itself was trained on reaches features nothing else does.
         from training.annotated import corpus_records, trained_records, window_records
 
-        if card.get("train_config"):
-            pool += corpus_records(card["train_config"], subject)
-        if source == "organism":
-            pool += trained_records()
-        if card.get("train_config"):  # last: its windows hold only what the rest could not
-            pool += window_records(card["train_config"], subject)
+        trained_on = card.get("train_config") or {}
+        pool += corpus_records(trained_on, subject) if trained_on else []
+        pool += trained_records() if source == "organism" else []
+        # Last: a window is added only for what the records before it could not reach.
+        pool += window_records(trained_on, subject) if trained_on else []
     context = args.context_size or 192
     out = build_dashboard(
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,

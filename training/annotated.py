@@ -269,12 +269,13 @@ def corpus_records(train_config: dict, subject) -> list[Record]:
 
 
 def window_records(train_config: dict, subject) -> list[Record]:
-    """The SAE's training windows, packed as SAELens packed them for training: its corpus, mixed
-    as training mixed it (training/data.py), cut into `context_size` windows of BOS + tokens with
-    EOS between texts (SAELens' own concat_and_batch_sequences). Windows start mid-text and
-    cross from one text into the next, contexts no single record gives. Each split is packed on
-    its own (a conversation's split is its prompt's, as everywhere here), so a label made on an
-    explain window never saw a held-out text. Default corpora only, as corpus_records."""
+    """Windows like those the SAE trained on: the rebuilt corpus, mixed by the training config's
+    rule (training/data.py) and cut into `context_size` windows of BOS + tokens with EOS between
+    texts by SAELens' own concat_and_batch_sequences. Windows start mid-text and cross from one
+    text into the next, contexts no single record gives. Not the very windows of training: the
+    answers are sampled anew and each split is packed on its own (a conversation's split is its
+    prompt's, as everywhere here), so a label made on an explain window never saw a held-out
+    text. Default corpora only, as corpus_records."""
     import torch
     from sae_lens.tokenization_and_batching import concat_and_batch_sequences
 

@@ -194,6 +194,17 @@ def token_strings(tokenizer, ids) -> tuple[dict[int, str], dict[int, str]]:
 # ---------------------------------------------------------------- per-latent statistics
 
 
+def _usual_range(val, order, starts, counts) -> tuple[np.ndarray, np.ndarray]:
+    """(median, p99) of each latent's non-zero activations; `order` sorts the firings by latent,
+    then value, and latent f's run in it begins at starts[f] and is counts[f] long."""
+    median = np.zeros(len(counts), np.float32)
+    p99 = np.zeros(len(counts), np.float32)
+    live = counts > 0
+    median[live] = val[order[starts[live] + (counts[live] - 1) // 2]]
+    p99[live] = val[order[starts[live] + np.floor(0.99 * (counts[live] - 1)).astype(int)]]
+    return median, p99
+
+
 def feature_stats(tok, feat, val, d_sae: int, n_counted: int, seed: int = 0) -> dict:
     """Density, max, histogram, median, p99 and example token slots of every latent."""
     counts = np.bincount(feat, minlength=d_sae)
@@ -203,11 +214,8 @@ def feature_stats(tok, feat, val, d_sae: int, n_counted: int, seed: int = 0) -> 
     np.maximum.at(max_act, feat, val)
     bins = np.clip((val / np.maximum(max_act[feat], 1e-12) * N_BINS).astype(int), 0, N_BINS - 1)
     hist = np.bincount(feat * N_BINS + bins, minlength=d_sae * N_BINS).reshape(d_sae, N_BINS)
-    median = np.zeros(d_sae, np.float32)
-    p99 = np.zeros(d_sae, np.float32)
+    median, p99 = _usual_range(val, order, starts, counts)
     live = counts > 0
-    median[live] = val[order[starts[live] + (counts[live] - 1) // 2]]
-    p99[live] = val[order[starts[live] + np.floor(0.99 * (counts[live] - 1)).astype(int)]]
     n_ex = N_TOP + N_LEVELS * PER_LEVEL
     ex_pos = np.full((d_sae, n_ex), -1, np.int64)  # index into the sorted firings
     ex_level = np.zeros((d_sae, n_ex), np.uint8)
@@ -293,17 +301,20 @@ def _top_up(sae, subject, records, fired, starts, pool, need, context_size):
 MIN_SAMPLE_FIRINGS = 20
 
 
-def _sample_ranges(stats: dict, fired, n_counted: int, d_sae: int) -> None:
+def _sample_ranges(stats: dict, fired, d_sae: int) -> None:
     """Median and p99 from the sample alone where a latent fires there often enough.
 
     Top-up records join because a rare latent fires in them, so for every other latent they are
     a biased draw (training windows, for one, hold activations the app's chats rarely reach);
     the app's colouring threshold and the sliders' marks should describe ordinary text. Density,
     histogram and max stay those of every scanned token, one count over one total."""
-    base = feature_stats(*fired, d_sae, n_counted)
-    enough = np.bincount(fired[1], minlength=d_sae) >= MIN_SAMPLE_FIRINGS
-    for key in ("median", "p99"):
-        stats[key] = np.where(enough, base[key], stats[key]).astype(stats[key].dtype)
+    _, feat, val = fired
+    counts = np.bincount(feat, minlength=d_sae)
+    order = np.lexsort((val, feat))
+    median, p99 = _usual_range(val, order, np.cumsum(counts) - counts, counts)
+    enough = counts >= MIN_SAMPLE_FIRINGS
+    stats["median"] = np.where(enough, median, stats["median"])
+    stats["p99"] = np.where(enough, p99, stats["p99"])
 
 
 def build_dashboard(
@@ -334,7 +345,7 @@ def build_dashboard(
     tok, feat, val = firings(sae, subject, tok_ids, starts, regions)
     d_sae = sae.d_sae
     top_up_report = None
-    sample = (tok, feat, val), int((regions > 0).sum())
+    sample = (tok, feat, val)
     if pool:
         records, (tok_ids, starts, regions), (tok, feat, val), top_up_report = _top_up(
             sae, subject, records, (tok, feat, val), starts, pool, need, context_size
@@ -342,7 +353,7 @@ def build_dashboard(
     n_counted = int((regions > 0).sum())
     stats = feature_stats(tok, feat, val, d_sae, n_counted)
     if top_up_report:
-        _sample_ranges(stats, *sample, d_sae)
+        _sample_ranges(stats, sample, d_sae)
     ex_pos, ex_level = stats.pop("ex_pos"), stats.pop("ex_level")
     ex_token, ex_window = example_windows(
         tok, feat, val, ex_pos, stats["max_activation"], starts, d_sae
