@@ -57,7 +57,7 @@ class Evidence:
     tokens: np.ndarray  # [N] token ids
     region: np.ndarray  # [N] 0 = not counted, else REGION_CODES
     record_start: np.ndarray  # [R+1]
-    records: list[dict]  # metadata per record, with "split": explain | heldout
+    records: list[dict]  # metadata per record: "split" explain | heldout, or "segments"
     token_text: dict[int, str]
     tok: np.ndarray  # [M] flat token index of each firing
     feat: np.ndarray  # [M] feature of each firing
@@ -69,9 +69,9 @@ class Evidence:
     def __post_init__(self):
         n = len(self.tokens)
         self.record_of = np.searchsorted(self.record_start, np.arange(n), side="right") - 1
-        split = np.array([r.get("split") == "heldout" for r in self.records])
-        self.heldout = split[self.record_of] & (self.region > 0)
-        self.explain = ~split[self.record_of] & (self.region > 0)
+        heldout = token_heldout(self.records, self.record_start)
+        self.heldout = heldout & (self.region > 0)
+        self.explain = ~heldout & (self.region > 0)
         conv = np.isin(self.region, (2, 3))
         answer = self.region == 3
         per_record = {
@@ -120,6 +120,20 @@ class Evidence:
         idx = self._by_feat[self._starts[f] : self._starts[f + 1]]
         order = np.argsort(self.tok[idx], kind="stable")
         return self.tok[idx][order], self.val[idx][order]
+
+
+def token_heldout(records: list[dict], record_start: np.ndarray) -> np.ndarray:
+    """[N] bool: does each token come from a held-out text? A record's "split" says, or for a
+    training window (training/annotated.py) the (tokens, split) runs of its "segments"."""
+    out = np.zeros(int(record_start[-1]), bool)
+    for r, meta in enumerate(records):
+        s, e = int(record_start[r]), int(record_start[r + 1])
+        runs = meta.get("segments") or [[e - s, meta.get("split")]]
+        at = s
+        for n, split in runs:
+            out[at : min(at + n, e)] = split == "heldout"
+            at += n
+    return out
 
 
 def token_key(text: str) -> str:

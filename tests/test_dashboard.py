@@ -186,15 +186,20 @@ def test_an_sae_s_own_training_conversations_are_rebuilt_from_its_card(
     assert corpus_records({"subject": "tiny", "dataset": "my.jsonl"}, tiny_subject) == []
 
 
-def test_an_sae_s_training_windows_are_packed_per_split_as_it_saw_them(
+def test_an_sae_s_training_windows_are_the_ones_saelens_packed_each_token_in_its_text_s_split(
     tiny_subject, tmp_path, monkeypatch
 ):
     """Features that fire only where a training window starts mid-text or crosses into the next
-    text are reached by the SAE's own windows: `context_size` tokens each, texts joined by EOS,
-    and a window never mixes a held-out conversation into an explain one."""
+    text are reached by the SAE's own windows: the training texts in training order, packed by
+    SAELens into `context_size` tokens with EOS between texts. A window mixes texts from both
+    sides of the split, so each token keeps its own text's side."""
+    import torch
+    from sae_lens.tokenization_and_batching import concat_and_batch_sequences
+
     import training.corpus
-    from training.annotated import split_of, window_records
+    from training.annotated import _corpus_config, split_of, window_records
     from training.corpus import chat_prompts
+    from training.data import load_training_texts
 
     eos = tiny_subject.tokenizer.eos_token
 
@@ -205,19 +210,32 @@ def test_an_sae_s_training_windows_are_packed_per_split_as_it_saw_them(
     monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path))
     config = {"subject": "embedded", "answers": 6, "context_size": 32, "control_fraction": 0.5}
     windows = window_records(config, tiny_subject)
-    assert len(windows) > 20 and all(len(w.ids) == 32 for w in windows)
-    assert {w.meta["split"] for w in windows} == {"explain", "heldout"}
-    eos_id = tiny_subject.tokenizer.eos_token_id
-    pairs = [(w.ids[i], w.ids[i + 1]) for w in windows for i in range(len(w.ids) - 1)]
-    assert (eos_id, eos_id) in pairs  # a chat's own EOS, then the separator into the next text
+    tok = tiny_subject.tokenizer
+    texts = load_training_texts(_corpus_config(config), tiny_subject)
+    saelens = [
+        tuple(int(i) for i in w)
+        for group in (texts.train, texts.heldout)
+        for w in concat_and_batch_sequences(
+            (torch.tensor(tok(t, add_special_tokens=False)["input_ids"]) for t in group), 32,
+            begin_batch_token_id=tok.bos_token_id, sequence_separator_token_id=tok.eos_token_id,
+        )
+    ]  # fmt: skip
+    assert len(windows) > 20 and [w.ids for w in windows] == saelens  # the very windows, in order
     prompts = [p for group in chat_prompts() for p in group]
-    for w in windows:
-        assert all(split_of(p) == w.meta["split"] for p in prompts if p in w.text)
-    ids, _, regions = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:3])
+    mixed = [w for w in windows if "segments" in w.meta]
+    assert mixed and {w.meta["split"] for w in windows} == {"explain", "heldout"}
+    for w in mixed:
+        assert sum(n for n, _ in w.meta["segments"]) == len(w.ids)
+        at = 0
+        for n, split in w.meta["segments"]:
+            piece = tok.decode(w.ids[at + 1 : at + n])  # its first token may be a separator
+            assert all(split_of(p) == split for p in prompts if p in piece)
+            at += n
+    ids, starts, regions = encode_records(tok, tiny_subject.chat_text, windows[:3])
     assert (ids[:32] == np.array(windows[0].ids)).all()  # the exact tokens, not a re-tokenisation
     assert set(np.unique(regions)) <= {0, 5} and (regions == 5).any()
     assert regions[0] == 0  # a window's first token (BOS, or a sink mid-text) is not counted
-    long = encode_records(tiny_subject.tokenizer, tiny_subject.chat_text, windows[:1], max_len=16)
+    long = encode_records(tok, tiny_subject.chat_text, windows[:1], max_len=16)
     assert len(long[0]) == 32  # a window is kept whole, whatever the dashboard's context
 
 

@@ -90,6 +90,51 @@ def test_a_feature_missing_from_the_sample_gets_records_and_a_label_from_the_poo
     assert label["rule"]["tokens"][0] == WORD.strip().lower() and label["detection"] is not None
 
 
+def test_a_feature_seen_only_in_explain_records_gets_held_out_ones_and_a_score(planted, tmp_path):
+    """Enough records overall is not enough: a label is scored on held-out records only, so a
+    feature firing on one side of the split is topped up from the other, and scored."""
+    from core.sae import save_sae
+    from training.dashboard import build_dashboard
+
+    subject, sae, _, records, _ = planted
+    china = [r for r in records if r.meta["label"] == "party_line"]
+    explain = [r for r in china if r.meta["split"] == "explain"]
+    heldout = [r for r in china if r.meta["split"] == "heldout"]
+    assert len(explain) >= 8 and len(heldout) >= 4  # the test's premise
+    sample = [r for r in records if r.meta["label"] == "not_censored"] + explain
+    folder = save_sae(sae.sae, tmp_path / "sae", sae.card)
+    build_dashboard(sae, subject, sample, folder, pool=heldout, need=8)
+    card = json.loads((folder / "card.json").read_text())
+    report = card["labels_summary"]["offline"]["top_up"]
+    assert report["added"] >= 4
+    label = card["label_details"][str(PLANTED)]
+    assert label["detection"] is not None and label["n_test"] >= 8
+
+
+def test_a_pool_record_whose_tokens_were_all_scanned_is_not_added(planted, tmp_path):
+    """A prefix of a sample record (same prompt, its answer cut short) brings no token that is
+    not already counted, so it is no evidence for a rare feature, however short that is."""
+    from core.labels import token_heldout
+    from training.dashboard import encode_records, firings
+    from training.rare_records import records_per_feature, top_up
+
+    subject, sae, _, records, _ = planted
+
+    china = [r for r in records if r.meta["label"] == "party_line"][:3]
+    sample = [r for r in records if r.meta["label"] == "not_censored"] + china
+    cut = [type(r)(r.prompt, r.text[: r.text.index(" The people")], r.meta) for r in china]
+    ids, starts, regions = encode_records(subject.tokenizer, subject.chat_text, sample)
+    tok, feat, _ = firings(sae, subject, ids, starts, regions)
+    counts = records_per_feature(tok, feat, starts, sae.d_sae,
+                                 token_heldout([r.meta for r in sample], starts))  # fmt: skip
+    assert counts[:, PLANTED].sum() == 3  # short: it wants 8
+    added, report = top_up(sae, subject, counts, sample, cut, need=8, chunk=2)
+    assert added == [] and report["scanned"] == len(cut)
+    more = [r for r in records if r.meta["label"] == "party_line"][3:6]
+    fresh, _ = top_up(sae, subject, counts, sample, more, need=8)
+    assert len(fresh) == 3  # while new records with the word are
+
+
 def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_has_it(
     planted, tmp_path
 ):

@@ -269,16 +269,19 @@ def corpus_records(train_config: dict, subject) -> list[Record]:
 
 
 def window_records(train_config: dict, subject) -> list[Record]:
-    """Windows like those the SAE trained on: the rebuilt corpus, mixed by the training config's
-    rule (training/data.py) and cut into `context_size` windows of BOS + tokens with EOS between
-    texts by SAELens' own concat_and_batch_sequences. Windows start mid-text and cross from one
-    text into the next, contexts no single record gives. Not the very windows of training: the
-    answers are sampled anew and each split is packed on its own (a conversation's split is its
-    prompt's, as everywhere here), so a label made on an explain window never saw a held-out
-    text. Default corpora only, as corpus_records."""
-    import torch
-    from sae_lens.tokenization_and_batching import concat_and_batch_sequences
+    """The windows the SAE trained on, as SAELens packed them: the rebuilt corpus, mixed by the
+    training config's rule (training/data.py), in training order, cut into `context_size`
+    windows of BOS + tokens with EOS between texts by SAELens' own concat_and_batch_sequences
+    (the held-out texts, which training only evaluated on, packed after them the same way).
+    Windows start mid-text and cross from one text into the next, contexts no single record
+    gives, and some features fire only at the very boundaries training saw.
 
+    A window holds pieces of texts on both sides of the prompt-keyed split, so each token keeps
+    the split of the text it comes from: `meta["segments"]` lists (tokens, split) runs, and a
+    label is scored only at tokens of held-out texts (core/labels.py). The answers in the texts
+    are drawn again by the same seeded sampler (training/corpus.py): the windows are training's
+    own only where that reproduces its samples, and a GPU run's were not kept. Default corpora
+    only, as corpus_records."""
     from training.data import load_training_texts
 
     cfg = _corpus_config(train_config)
@@ -287,22 +290,58 @@ def window_records(train_config: dict, subject) -> list[Record]:
         return []
     texts = load_training_texts(cfg, subject)
     split_chat = _ChatSplitter(subject, known)
-    by_split: dict[str, list[str]] = {"explain": [], "heldout": []}
-    for text in texts.train + texts.heldout:
-        chat = split_chat(text)
-        by_split[split_of(chat[0] if chat else text)].append(text)
-    tok = subject.tokenizer
     out = []
-    for split, group in by_split.items():
-        ids = (torch.tensor(tok(t, add_special_tokens=False)["input_ids"]) for t in group)
-        for window in concat_and_batch_sequences(
-            ids, cfg.context_size, begin_batch_token_id=tok.bos_token_id,
-            sequence_separator_token_id=tok.eos_token_id,
-        ):  # fmt: skip
-            w = tuple(int(i) for i in window)
-            meta = {"source": "sae windows", "kind": "window", "split": split}
-            out.append(Record(None, tok.decode(w), meta, ids=w))
+    for group in (texts.train, texts.heldout):
+        splits = []
+        for text in group:
+            chat = split_chat(text)
+            splits.append(split_of(chat[0] if chat else text))
+        for ids, owner in _packed(subject.tokenizer, group, cfg.context_size):
+            runs: list[list] = []
+            for i in owner:
+                if runs and runs[-1][1] == splits[i]:
+                    runs[-1][0] += 1
+                else:
+                    runs.append([1, splits[i]])
+            held = sum(n for n, split in runs if split == "heldout")
+            meta = {"source": "sae windows", "kind": "window",
+                    "split": "heldout" if 2 * held > len(ids) else "explain"}  # fmt: skip
+            if len(runs) > 1:
+                meta["segments"] = runs
+            out.append(Record(None, subject.tokenizer.decode(ids), meta, ids=ids))
     return out
+
+
+def _packed(tok, texts: list[str], context_size: int):
+    """(window token ids, index of the text each token comes from) as SAELens packs `texts`.
+
+    The packing is run on the token ids tagged with their text's index (inserted BOS and EOS
+    carry no tag); SAELens compares only a text's first token with BOS and EOS, and those keep
+    their plain ids, so the windows are exactly the untagged run's. An untagged token belongs
+    to the text before it (a separator ends that text), or after it at a window's start."""
+    import torch
+    from sae_lens.tokenization_and_batching import concat_and_batch_sequences
+
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    plain = {i for i in (bos, eos) if i is not None}
+    tag = 1 << 20  # above any vocabulary id
+
+    def tagged():
+        for n, text in enumerate(texts):
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            yield torch.tensor([i if i in plain else i + (n + 1) * tag for i in ids])
+
+    for window in concat_and_batch_sequences(
+        tagged(), context_size, begin_batch_token_id=bos, sequence_separator_token_id=eos
+    ):
+        raw = [int(v) for v in window]
+        owner = [v // tag - 1 for v in raw]
+        for j in range(1, len(owner)):
+            if owner[j] < 0:
+                owner[j] = owner[j - 1]
+        first = next((o for o in owner if o >= 0), 0)
+        owner = [first if o < 0 else o for o in owner]
+        yield tuple(v % tag for v in raw), owner
 
 
 def text_records(texts: list[str]) -> list[Record]:

@@ -51,19 +51,22 @@ MAX_RECORD_TOKENS = 192
 # ---------------------------------------------------------------- the scanned tokens
 
 
-def encode_records(tokenizer, chat_text, records: list[Record], max_len: int = MAX_RECORD_TOKENS):
+def encode_records(
+    tokenizer, chat_text, records: list[Record], max_len: int = MAX_RECORD_TOKENS, seen=None
+):
     """Records -> (flat token ids [N], record starts [R+1], regions [N]) as numpy arrays.
 
     Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text, 5 a training window (a record
     with exact token ids, training/annotated.py window_records); 0 marks tokens left out of every
     statistic: special tokens (attention sinks with outsized activations, as in training) and
     tokens whose whole prefix was already scanned (same prefix, same activation: a prompt that
-    two models answered counts once, and so does the shared chat template).
+    two models answered counts once, and so does the shared chat template). `seen`, a set of
+    prefix hashes, carries that over from an earlier call, and gains this call's prefixes.
     """
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     sink = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else None
     ids_all, regions_all, starts = [], [], [0]
-    seen: set[int] = set()
+    seen = set() if seen is None else seen
     for rec in records:
         if rec.ids is not None:  # whole, as trained on; its first token is BOS or a sink
             ids, regions = list(rec.ids), [0] + [5] * (len(rec.ids) - 1)
@@ -279,10 +282,12 @@ def as_records(texts) -> list[Record]:
 def _top_up(sae, subject, records, fired, starts, pool, need, context_size):
     """Add the pool records rare features need (training/rare_records.py); only the added
     records run through the model, the sample's firings are kept."""
+    from core.labels import token_heldout
     from training.rare_records import records_per_feature, top_up
 
     tok, feat, val = fired
-    counts = records_per_feature(tok, feat, starts, sae.d_sae)
+    heldout = token_heldout([r.meta for r in records], starts)
+    counts = records_per_feature(tok, feat, starts, sae.d_sae, heldout)
     added, report = top_up(sae, subject, counts, records, as_records(list(pool)), need,
                            context_size)  # fmt: skip
     n = len(records)
