@@ -29,7 +29,9 @@ N_EXPLAIN = 60  # activating windows per latent for choosing its rule (and as ma
 N_TEST = 20  # held-out activating windows scored (and as many silent ones)
 MIN_TEST = 4
 TOKEN_SETS = (0, 1, 2, 3, 5, 8)
-DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang")
+DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang", "place")
+NEAR = 3  # "place": up to this many tokens after a special token (a text's or a turn's start)
+MIN_PRECISION = 0.02  # a token named first carries a firing on at least this share of its uses
 REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
 """Region 5, a training window (training/annotated.py), is counted but names no region: windows
 join a dashboard because a rare feature fires in them, so "in windows" would name the selection."""
@@ -46,6 +48,7 @@ PHRASES = {
     ("kind", "control"): "in everyday conversations",
     ("lang", "zh"): "in Chinese",
     ("lang", "en"): "in English",
+    ("place", "start"): f"within {NEAR} tokens after a special token (a text or turn start)",
 }
 REPLY_NAMES = {"not_censored": "uncensored", "party_line": "party-line"}
 
@@ -63,6 +66,8 @@ class Evidence:
     feat: np.ndarray  # [M] feature of each firing
     val: np.ndarray  # [M] activation of each firing
     d_sae: int
+    special_ids: tuple = ()
+    """The tokenizer's special tokens: where texts and turns start ("place")."""
     codes: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
 
@@ -87,6 +92,11 @@ class Evidence:
         for code, name in REGION_CODES.items():
             codes[self.region == code] = region_vals.index(name)
         self.codes["region"] = codes
+        self.values["place"] = ["start"]
+        self.codes["place"] = np.where(
+            (self.region > 0) & (since_special(self.tokens, self.record_start, self.special_ids) <= NEAR),
+            0, -1,
+        )  # fmt: skip
         for dim, (key, where) in per_record.items():
             vals = sorted({str(r.get(key)) for r in self.records if r.get(key)})
             index = {v: i for i, v in enumerate(vals)}
@@ -134,6 +144,15 @@ def token_heldout(records: list[dict], record_start: np.ndarray) -> np.ndarray:
             out[at : min(at + n, e)] = split == "heldout"
             at += n
     return out
+
+
+def since_special(tokens: np.ndarray, record_start: np.ndarray, special_ids) -> np.ndarray:
+    """[N] tokens since the last special token or the start of the record (0 on it)."""
+    n = len(tokens)
+    mark = np.isin(tokens, np.asarray(list(special_ids), dtype=np.int64))
+    mark[record_start[:-1][record_start[:-1] < n]] = True
+    last = np.maximum.accumulate(np.where(mark, np.arange(n), 0))
+    return np.arange(n) - last
 
 
 def token_key(text: str) -> str:
@@ -275,6 +294,13 @@ def top_tokens(ev: Evidence, positions: np.ndarray, base: np.ndarray, n: int = 8
     precision = hit / np.maximum(ref, 1)
     score = hit * precision
     order = np.argsort(-score, kind="stable")
+    enough = hit >= min(2, len(positions))
+    if not (enough & (precision >= MIN_PRECISION)).any():
+        # A latent that fires on common tokens in a few contexts only: its commonest tokens are
+        # still its readable evidence, and the rule's score says how little they predict.
+        order = np.argsort(-hit, kind="stable")
+    else:
+        enough &= precision >= MIN_PRECISION
     return [
         {
             "token": ev.key_names[i],
@@ -282,7 +308,7 @@ def top_tokens(ev: Evidence, positions: np.ndarray, base: np.ndarray, n: int = 8
             "precision": float(precision[i]),
         }  # fmt: skip
         for i in order[:n]
-        if hit[i] >= min(2, len(positions)) and precision[i] >= 0.02
+        if enough[i] and hit[i] > 0
     ]
 
 
@@ -320,6 +346,8 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
         fit_acc, _, i = max(scored)
         best = rules[i]
     text = best.describe(ev.display)
+    if best.keys and all(t["precision"] < MIN_PRECISION for t in tokens[: len(best.keys)]):
+        text += f" (on under {MIN_PRECISION:.0%} of their occurrences)"
     if not best.where and assoc:
         text += " (mostly " + " ".join(phrase(a["dim"], a["value"]) for a in assoc[:2]) + ")"
     stats = "; ".join(

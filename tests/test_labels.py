@@ -162,3 +162,48 @@ def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_h
     assert (b["max_activation"] >= a["max_activation"]).all()  # examples still see the pool
     n_b = int(load_store(topped.parent).meta["n_tokens"])  # density: every scanned token
     assert np.allclose(b["density"] * n_b, b["hist_counts"].sum(1))
+
+
+def _synthetic(fire, n_records=200, length=40, special=0, seed=0):
+    """Evidence over random prose-like records of ids 1..49 with a special token id 0 at random
+    places; latent 5 fires where `fire(tokens, i, since)` says (since: tokens after a special)."""
+    rng = np.random.default_rng(seed)
+    tokens, region, starts, records = [], [], [0], []
+    for r in range(n_records):
+        ids = rng.integers(1, 50, size=length)
+        ids[rng.random(length) < 0.1] = special
+        tokens += ids.tolist()
+        region += [0 if t == special else 4 for t in ids]
+        starts.append(len(tokens))
+        records.append({"kind": "prose", "split": "heldout" if r % 2 else "explain"})
+    tokens, region, starts = np.array(tokens), np.array(region), np.array(starts)
+    from core.labels import since_special
+
+    since = since_special(tokens, starts, (special,))
+    hits = np.array([i for i in range(len(tokens)) if region[i] > 0 and fire(tokens, i, since)])
+    text = {i: f" w{i}" for i in range(50)}
+    return Evidence(tokens, region, starts, records, text, hits, np.full(len(hits), 5),
+                    np.ones(len(hits), np.float32), 8, (special,))  # fmt: skip
+
+
+def test_a_latent_firing_at_text_starts_is_labelled_by_its_place():
+    """Whatever the token, a latent that fires on the first tokens after a special token (a new
+    text or turn in a packed window) is named by that place, and the label predicts it."""
+    from core.labels import NEAR, label_feature
+
+    ev = _synthetic(lambda t, i, since: 1 <= since[i] <= NEAR)
+    label = label_feature(ev, 5, np.random.default_rng(0))
+    assert label["rule"]["where"] == {"place": "start"} and "special token" in label["text"]
+    assert label["detection"] >= 0.9
+
+
+def test_a_latent_on_a_few_uses_of_a_common_token_still_names_the_token():
+    """A latent that fires on 1 in 100 uses of a common token has no precise token, but its
+    token is still the evidence a reader can check; the label says how few uses it is."""
+    from core.labels import label_feature
+
+    ev = _synthetic(lambda t, i, since: t[i] == 7 and i % 97 == 0, n_records=2000)
+    assert 10 <= len(ev.firing(5)[0]) and (ev.tokens == 7).sum() > 50 * len(ev.firing(5)[0])
+    label = label_feature(ev, 5, np.random.default_rng(0))
+    assert label["rule"]["tokens"][:1] == ["w7"]
+    assert "under 2% of their occurrences" in label["text"]

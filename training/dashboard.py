@@ -405,8 +405,9 @@ def build_dashboard(
         if label:
             from core.labels import Evidence, label_features, write_labels
 
+            special = tuple(getattr(subject.tokenizer, "all_special_ids", []) or [])
             evidence = Evidence(tok_ids, regions, starts, [r.meta for r in records], tok_text,
-                                tok, feat, val, d_sae)  # fmt: skip
+                                tok, feat, val, d_sae, special)  # fmt: skip
             labels, summary = label_features(evidence)
             if top_up_report is not None:
                 summary["top_up"] = top_up_report

@@ -26,8 +26,9 @@ def evidence_from_store(subject, sae, sae_dir) -> Evidence:
     store = load_store(sae_dir)
     t = store.t
     tok, feat, val = firings(sae, subject, t["tokens"], t["record_start"], t["region"])
+    special = tuple(getattr(subject.tokenizer, "all_special_ids", []) or [])
     return Evidence(t["tokens"], t["region"], t["record_start"], store.records, store.tokens,
-                    tok, feat, val, store.d_sae)  # fmt: skip
+                    tok, feat, val, store.d_sae, special)  # fmt: skip
 
 
 def _window(ev: Evidence, store, centre: int, values: dict[int, float]):
