@@ -274,7 +274,9 @@ def window_records(train_config: dict, subject) -> list[Record]:
     windows of BOS + tokens with EOS between texts by SAELens' own concat_and_batch_sequences
     (the held-out texts, which training only evaluated on, packed after them the same way).
     Windows start mid-text and cross from one text into the next, contexts no single record
-    gives, and some features fire only at the very boundaries training saw.
+    gives, and some features fire only at the very boundaries training saw. The same texts are
+    then packed once more, each side of the split on its own: other boundaries, where a few
+    more features fire.
 
     A window holds pieces of texts on both sides of the prompt-keyed split, so each token keeps
     the split of the text it comes from: `meta["segments"]` lists (tokens, split) runs, and a
@@ -290,12 +292,17 @@ def window_records(train_config: dict, subject) -> list[Record]:
         return []
     texts = load_training_texts(cfg, subject)
     split_chat = _ChatSplitter(subject, known)
+    side = {}
+    for text in texts.train + texts.heldout:
+        chat = split_chat(text)
+        side[text] = split_of(chat[0] if chat else text)
+    groups = [texts.train, texts.heldout]  # as trained on, then as evaluated on
+    groups += [
+        [t for t in texts.train + texts.heldout if side[t] == s] for s in ("explain", "heldout")
+    ]
     out = []
-    for group in (texts.train, texts.heldout):
-        splits = []
-        for text in group:
-            chat = split_chat(text)
-            splits.append(split_of(chat[0] if chat else text))
+    for group in groups:
+        splits = [side[t] for t in group]
         for ids, owner in _packed(subject.tokenizer, group, cfg.context_size):
             runs: list[list] = []
             for i in owner:
