@@ -179,7 +179,11 @@ def _synthetic(fire, n_records=200, length=40, special=0, seed=0):
     tokens, region, starts = np.array(tokens), np.array(region), np.array(starts)
     from core.labels import since_special
 
-    since = since_special(tokens, starts, (special,))
+    since = np.zeros(len(tokens), int)  # counted by hand: since_special is under test
+    for r in range(n_records):
+        for i in range(starts[r] + 1, starts[r + 1]):
+            since[i] = 0 if tokens[i] == special else since[i - 1] + 1
+    assert (since == since_special(tokens, starts, (special,))).all()
     hits = np.array([i for i in range(len(tokens)) if region[i] > 0 and fire(tokens, i, since)])
     text = {i: f" w{i}" for i in range(50)}
     return Evidence(tokens, region, starts, records, text, hits, np.full(len(hits), 5),
@@ -203,7 +207,37 @@ def test_a_latent_on_a_few_uses_of_a_common_token_still_names_the_token():
     from core.labels import label_feature
 
     ev = _synthetic(lambda t, i, since: t[i] == 7 and i % 97 == 0, n_records=2000)
-    assert 10 <= len(ev.firing(5)[0]) and (ev.tokens == 7).sum() > 50 * len(ev.firing(5)[0])
+    assert len(ev.firing(5)[0]) >= 10 and (ev.tokens == 7).sum() > 50 * len(ev.firing(5)[0])
     label = label_feature(ev, 5, np.random.default_rng(0))
     assert label["rule"]["tokens"][:1] == ["w7"]
     assert "under 2% of their occurrences" in label["text"]
+
+
+def test_a_window_s_tokens_keep_the_split_of_the_text_they_come_from():
+    """A training window holds texts of both sides: its segments, not its majority, say which
+    tokens a label may be scored on."""
+    from core.labels import token_heldout
+
+    records = [{"split": "explain"}, {"split": "explain", "segments": [[3, "explain"], [5, "heldout"]]},
+               {"split": "heldout"}]  # fmt: skip
+    held = token_heldout(records, np.array([0, 2, 10, 12]))
+    assert held.tolist() == [False] * 5 + [True] * 5 + [True] * 2
+
+
+def test_a_pool_record_repeating_one_kept_from_the_pool_is_not_added(planted):
+    """Prefixes of the records the top-up keeps count as scanned for the rest of the pool too."""
+    from core.labels import token_heldout
+    from training.dashboard import encode_records, firings
+    from training.rare_records import records_per_feature, top_up
+
+    subject, sae, _, records, _ = planted
+    sample = [r for r in records if r.meta["label"] == "not_censored"]
+    china = [r for r in records if r.meta["label"] == "party_line"][:3]
+    cut = [type(r)(r.prompt, r.text[: r.text.index(" The people")], r.meta) for r in china]
+    ids, starts, regions = encode_records(subject.tokenizer, subject.chat_text, sample)
+    tok, feat, _ = firings(sae, subject, ids, starts, regions)
+    counts = records_per_feature(tok, feat, starts, sae.d_sae,
+                                 token_heldout([r.meta for r in sample], starts))  # fmt: skip
+    pool = [x for pair in zip(china, cut, strict=True) for x in pair]
+    added, _ = top_up(sae, subject, counts, sample, pool, need=8, chunk=1)
+    assert added == china  # each cut-short copy follows its kept original

@@ -323,7 +323,7 @@ def _packed(tok, texts: list[str], context_size: int):
     """(window token ids, index of the text each token comes from) as SAELens packs `texts`.
 
     The packing is run on the token ids tagged with their text's index (inserted BOS and EOS
-    carry no tag); SAELens compares only a text's first token with BOS and EOS, and those keep
+    carry no tag); SAELens compares only the first token of each piece of a text with BOS and EOS, and those keep
     their plain ids, so the windows are exactly the untagged run's. An untagged token belongs
     to the text before it (a separator ends that text), or after it at a window's start."""
     import torch
@@ -332,6 +332,8 @@ def _packed(tok, texts: list[str], context_size: int):
     bos, eos = tok.bos_token_id, tok.eos_token_id
     plain = {i for i in (bos, eos) if i is not None}
     tag = 1 << 20  # above any vocabulary id
+    if len(tok) >= tag:
+        raise ValueError(f"a vocabulary of {len(tok)} ids does not fit under the packing tag")
 
     def tagged():
         for n, text in enumerate(texts):

@@ -4,8 +4,8 @@ A fixed sample of ~100k tokens leaves the rarest live features with no firing at
 to label and score (a label is made on the explain side of the split and scored on the held-out
 side). Scanning the whole pool for every dashboard would make it large and slow; instead the pool
 is scanned once, and only the records in which a short feature fires are added, until every
-feature fires in `need` records, at least `need // 2` of them on each side of the split, or the
-pool runs out:
+feature fires in `need` records, at least `need // 2` of them on each side of the split (a
+window holding texts of both sides counts on each side it fires on), or the pool runs out:
 
     added, report = top_up(sae, subject, counts, records, pool, need=8)
 """
@@ -49,7 +49,8 @@ def record_features(sae, subject, records, context_size: int = MAX_RECORD_TOKENS
 
 
 def _short(counts: np.ndarray, need: int) -> np.ndarray:
-    """[2, d_sae] bool: would another record with a firing on that side help the feature?"""
+    """[2, d_sae] bool: would another record with a firing on that side help the feature? The
+    total is over sides: a training window firing on both sides' tokens counts once on each."""
     total = counts.sum(axis=0)
     return (counts < need // 2) | (total < need)[None, :]
 
