@@ -28,6 +28,7 @@ import json
 import random
 import sys
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from core.paths import REPO_ROOT
 
@@ -304,12 +305,7 @@ def window_records(train_config: dict, subject) -> list[Record]:
     for group in groups:
         splits = [side[t] for t in group]
         for ids, owner in _packed(subject.tokenizer, group, cfg.context_size):
-            runs: list[list] = []
-            for i in owner:
-                if runs and runs[-1][1] == splits[i]:
-                    runs[-1][0] += 1
-                else:
-                    runs.append([1, splits[i]])
+            runs = [[len(list(run)), split] for split, run in groupby(splits[i] for i in owner)]
             held = sum(n for n, split in runs if split == "heldout")
             meta = {"source": "sae windows", "kind": "window",
                     "split": "heldout" if 2 * held > len(ids) else "explain"}  # fmt: skip
@@ -323,9 +319,10 @@ def _packed(tok, texts: list[str], context_size: int):
     """(window token ids, index of the text each token comes from) as SAELens packs `texts`.
 
     The packing is run on the token ids tagged with their text's index (inserted BOS and EOS
-    carry no tag); SAELens compares only the first token of each piece of a text with BOS and EOS, and those keep
-    their plain ids, so the windows are exactly the untagged run's. An untagged token belongs
-    to the text before it (a separator ends that text), or after it at a window's start."""
+    carry no tag); SAELens compares only the first token of each piece of a text with BOS and
+    EOS, and those keep their plain ids, so the windows are exactly the untagged run's. An
+    untagged token belongs to the text before it (a separator ends that text), or after it at a
+    window's start."""
     import torch
     from sae_lens.tokenization_and_batching import concat_and_batch_sequences
 

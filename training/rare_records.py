@@ -22,11 +22,10 @@ def records_per_feature(tok, feat, starts, d_sae: int, heldout=None) -> np.ndarr
     """[2, d_sae] in how many records each feature fires on explain (row 0) and held-out (row 1)
     tokens, from the firings of those records; `heldout` [N] marks held-out tokens (none: all
     explain)."""
-    side = np.zeros(len(tok), np.int64) if heldout is None else heldout[tok].astype(np.int64)
-    rec = np.searchsorted(starts, tok, side="right") - 1
-    pairs = np.unique((side * len(starts) + rec.astype(np.int64)) * d_sae + feat.astype(np.int64))
-    return np.stack([np.bincount(pairs[(pairs // d_sae) // len(starts) == s] % d_sae,
-                                 minlength=d_sae) for s in (0, 1)])  # fmt: skip
+    side = np.zeros(len(tok), bool) if heldout is None else heldout[tok]
+    pairs = (np.searchsorted(starts, tok, side="right") - 1).astype(np.int64) * d_sae + feat
+    return np.stack([np.bincount(np.unique(pairs[side == s]) % d_sae, minlength=d_sae)
+                     for s in (False, True)])  # fmt: skip
 
 
 def record_features(sae, subject, records, context_size: int = MAX_RECORD_TOKENS, seen=None):
@@ -83,13 +82,14 @@ def top_up(
         part = pool[start : start + chunk]
         scanned += len(part)
         kept = []
+        short = _short(counts, need)
         for rec, fired in zip(part, record_features(sae, subject, part, context_size, seen),
                               strict=True):  # fmt: skip
-            short = _short(counts, need)
             if any(short[s, f] for f, s in fired):
                 kept.append(rec)
                 for f, s in fired:
                     counts[s, f] += 1
+                short = _short(counts, need)
         encode_records(subject.tokenizer, subject.chat_text, kept, max(context_size, 16), seen)
         added += kept
         print(
