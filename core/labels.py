@@ -14,6 +14,12 @@ EleutherAI's Delphi scores explanations, by detection: balanced accuracy of tell
 activating windows (sampled across activation quantiles) from held-out windows where the latent
 is silent. 0.5 is chance. The same windows score LLM labels (core/autointerp.py).
 
+A rare latent may fire on one record of the explain half and several of the held-out half: the
+halves then swap roles (made from the held-out records, scored on the explain ones, and the
+label says `scored_on: explain`), since either way it is scored on texts it was not made from.
+A latent that fires on one half only, or once on each, cannot be scored so; every label keeps
+its firing counts per half (`firings`), which say why.
+
     labels, summary = label_features(Evidence(...)); write_labels(sae_dir, labels, summary)
 """
 
@@ -28,9 +34,10 @@ LEFT_D, RIGHT_D = 8, 2  # detection window around the example token
 N_EXPLAIN = 60  # activating windows per latent for choosing its rule (and as many silent ones)
 N_TEST = 20  # held-out activating windows scored (and as many silent ones)
 MIN_TEST = 4
-TOKEN_SETS = (0, 1, 2, 3, 5, 8)
+TOKEN_SETS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # a rule names up to 34 tokens
+SHOWN = 5  # and its label the first 5 of them
 DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang", "place")
-NEAR = 3  # "place": up to this many tokens after a special token (a text's or a turn's start)
+NEAR = 3  # "place": on or up to this many tokens after a special token or a text's first token
 MIN_PRECISION = 0.02  # a token named first carries a firing on at least this share of its uses
 REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
 """Region 5, a training window (training/annotated.py), is counted but names no region: windows
@@ -48,7 +55,7 @@ PHRASES = {
     ("kind", "control"): "in everyday conversations",
     ("lang", "zh"): "in Chinese",
     ("lang", "en"): "in English",
-    ("place", "start"): f"within {NEAR} tokens after a special token (a text or turn start)",
+    ("place", "start"): f"on or up to {NEAR} tokens after a special token or a text's first token",
 }
 REPLY_NAMES = {"not_censored": "uncensored", "party_line": "party-line"}
 
@@ -94,7 +101,8 @@ class Evidence:
         self.codes["region"] = codes
         self.values["place"] = ["start"]
         self.codes["place"] = np.where(
-            (self.region > 0) & (since_special(self.tokens, self.record_start, self.special_ids) <= NEAR),
+            (self.region > 0) & (since_special(self.tokens, self.record_start, self.special_ids,
+                                               self.text_starts()) <= NEAR),
             0, -1,
         )  # fmt: skip
         for dim, (key, where) in per_record.items():
@@ -125,6 +133,11 @@ class Evidence:
         counts = np.bincount(self.feat, minlength=self.d_sae)
         self._starts = np.concatenate([[0], np.cumsum(counts)])
 
+    def text_starts(self) -> np.ndarray:
+        """[R] bool: does the record begin a text? A training window (training/annotated.py)
+        may begin mid-text, so only a special token marks a start in it."""
+        return np.array([r.get("kind") != "window" for r in self.records], bool)
+
     def firing(self, f: int) -> tuple[np.ndarray, np.ndarray]:
         """(flat token indices, values) where latent f fires, by token index."""
         idx = self._by_feat[self._starts[f] : self._starts[f + 1]]
@@ -146,13 +159,20 @@ def token_heldout(records: list[dict], record_start: np.ndarray) -> np.ndarray:
     return out
 
 
-def since_special(tokens: np.ndarray, record_start: np.ndarray, special_ids) -> np.ndarray:
-    """[N] tokens since the last special token or the start of the record (0 on it)."""
+def since_special(
+    tokens: np.ndarray, record_start: np.ndarray, special_ids, text_starts=None
+) -> np.ndarray:
+    """[N] tokens since the last special token of the record, or since the record's start where
+    `text_starts` (default: every record) says it begins a text; 0 on it. A token with neither
+    before it in its record is `len(tokens)` away."""
     n = len(tokens)
+    starts = record_start[:-1]
+    opens = np.ones(len(starts), bool) if text_starts is None else np.asarray(text_starts, bool)
     mark = np.isin(tokens, np.asarray(list(special_ids), dtype=np.int64))
-    mark[record_start[:-1][record_start[:-1] < n]] = True
-    last = np.maximum.accumulate(np.where(mark, np.arange(n), 0))
-    return np.arange(n) - last
+    mark[starts[opens & (starts < n)]] = True
+    last = np.maximum.accumulate(np.where(mark, np.arange(n), -1))
+    first = starts[np.searchsorted(record_start, np.arange(n), side="right") - 1]
+    return np.where(last >= first, np.arange(n) - last, n)
 
 
 def token_key(text: str) -> str:
@@ -176,7 +196,9 @@ class Rule:
         ]
         text = " ".join(phrases)
         if self.keys:
-            tokens = "tokens: " + ", ".join((display or {}).get(k, k) for k in self.keys[:5])
+            tokens = "tokens: " + ", ".join((display or {}).get(k, k) for k in self.keys[:SHOWN])
+            if len(self.keys) > SHOWN:
+                tokens += f" (+{len(self.keys) - SHOWN} more)"
             text = f"{text}; {tokens}" if text else tokens
         return text or "no token or metadata pattern found"
 
@@ -318,9 +340,10 @@ def candidate_rules(tokens: list[dict], assoc: list[dict]) -> list[Rule]:
     wheres += [((a["dim"], a["value"]),) for a in assoc]
     wheres += [tuple((a["dim"], a["value"]) for a in assoc[:i]) for i in range(2, len(assoc) + 1)]
     rules = []
+    sizes = sorted({m for m in TOKEN_SETS if m <= len(keys)} | {len(keys)})  # and all of them
     for where in dict.fromkeys(wheres):
-        for m in TOKEN_SETS:
-            if m <= len(keys) and (m or where):
+        for m in sizes:
+            if m or where:
                 rules.append(Rule(keys[:m], where))
     return rules
 
@@ -330,10 +353,15 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
     pos_all, _ = ev.firing(f)
     if len(pos_all) == 0:
         return None
-    explain_pos = pos_all[ev.explain[pos_all]]
-    fit_mask = ev.explain if len(explain_pos) >= 2 else (ev.region > 0)
-    fit_pos = explain_pos if len(explain_pos) >= 2 else pos_all
-    tokens = top_tokens(ev, fit_pos, fit_mask)
+    n_explain, n_heldout = int(ev.explain[pos_all].sum()), int(ev.heldout[pos_all].sum())
+    if n_explain >= 2:
+        fit_mask, test_mask, scored_on = ev.explain, ev.heldout, "heldout"
+    elif n_heldout >= 2 and n_explain >= 1:  # a rare latent: the halves swap roles
+        fit_mask, test_mask, scored_on = ev.heldout, ev.explain, "explain"
+    else:  # nothing to score on: made from every firing
+        fit_mask, test_mask, scored_on = ev.region > 0, None, None
+    fit_pos = pos_all[fit_mask[pos_all]]
+    tokens = top_tokens(ev, fit_pos, fit_mask, n=max(TOKEN_SETS))
     assoc = associations(ev, fit_pos, fit_mask)
     fit = sample_windows(ev, f, fit_mask, N_EXPLAIN, rng)
     rules = candidate_rules(tokens, assoc)
@@ -356,26 +384,27 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
     )  # fmt: skip
     out = {"text": text, "source": "offline", "rule": best.to_json(), "stats": stats,
            "explain_accuracy": None if fit_acc is None else round(fit_acc, 3),
-           "detection": None, "n_test": 0}  # fmt: skip
-    if fit_mask is ev.explain:
-        test = sample_windows(ev, f, ev.heldout, N_TEST, rng)
-        if test is not None:  # scored however few; the summary's headline needs MIN_TEST
-            out["detection"] = round(accuracy(ev, best, test), 3)
-            out["n_test"] = len(test.centre)
+           "detection": None, "n_test": 0,
+           "firings": {"explain": n_explain, "heldout": n_heldout}}  # fmt: skip
+    test = None if test_mask is None else sample_windows(ev, f, test_mask, N_TEST, rng)
+    if test is not None:  # scored however few; the summary's headline needs MIN_TEST
+        out["detection"] = round(accuracy(ev, best, test), 3)
+        out["n_test"] = len(test.centre)
+        if scored_on == "explain":
+            out["scored_on"] = scored_on
     return out
 
 
 def label_features(ev: Evidence, seed: int = 0, progress=None) -> tuple[dict, dict]:
     """Labels of every latent that fires in the sample, and a summary with a shuffled control."""
-    rng = np.random.default_rng(seed)
     labels: dict[int, dict] = {}
-    for f in range(ev.d_sae):
-        lab = label_feature(ev, f, rng)
+    for f in range(ev.d_sae):  # its own draws: no latent's windows depend on another's path
+        lab = label_feature(ev, f, np.random.default_rng([seed, f]))
         if lab is not None:
             labels[f] = lab
         if progress and f % 500 == 0:
             progress(f, ev.d_sae)
-    return labels, summarise(ev, labels, rng)
+    return labels, summarise(ev, labels, np.random.default_rng(seed))
 
 
 def summarise(ev: Evidence, labels: dict, rng) -> dict:
@@ -388,7 +417,8 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
         for f, g in zip(scored, others, strict=True):
             if f == g:
                 continue
-            w = sample_windows(ev, f, ev.heldout, N_TEST, rng)
+            half = ev.explain if labels[f].get("scored_on") == "explain" else ev.heldout
+            w = sample_windows(ev, f, half, N_TEST, rng)
             if w is not None:
                 rule = labels[g]["rule"]
                 shuffled.append(
@@ -397,10 +427,14 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
     return {
         "method": "offline rule from top tokens and metadata association on the explain "
         "records; detection = balanced accuracy on held-out records' windows "
-        f"({N_TEST} activating across activation deciles + as many silent; 0.5 = chance)",
+        f"({N_TEST} activating across activation deciles + as many silent; 0.5 = chance); a "
+        "rare latent firing once on the explain half is made from the held-out half and scored "
+        "on the explain one",
         "live": len(labels),
         "labelled": len(labels),
         "scored": sum(lab["detection"] is not None for lab in labels.values()),
+        "scored_on_explain_half": sum("scored_on" in lab for lab in labels.values()),
+        "on_one_half_only": sum(min(lab["firings"].values()) == 0 for lab in labels.values()),
         "scored_on_at_least_8_windows": len(scored),
         "mean_detection_note": f"over latents scored on at least {2 * MIN_TEST} windows",
         "mean_detection": round(float(acc.mean()), 3) if len(acc) else None,
@@ -410,6 +444,31 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
         "records": len(ev.records),
         "tokens": int((ev.region > 0).sum()),
     }
+
+
+def score_phrase(label: dict) -> str:
+    """How a label was scored, or why it was not, in words (the app and the HTML page)."""
+    score, n = label.get("detection"), label.get("n_test", 0)
+    seen = label.get("firings") or {}
+    if score is not None and label.get("scored_on") == "explain":
+        return (
+            f"detection {score:.2f} on {n} windows of the explain half: it fires once "
+            "there, so its label was made from the held-out half"
+        )
+    if score is not None:
+        return f"detection {score:.2f} on {n} held-out windows"
+    if not seen:
+        return "no held-out windows to score it on"
+    if min(seen.values()) == 0:
+        side = "explain" if seen.get("explain") else "held-out"
+        return (
+            f"not scored: its {max(seen.values())} firing(s) are all in {side} texts, "
+            "so no text it was not made from shows it"
+        )
+    return (
+        "not scored: it fires once in explain and once in held-out texts, too few to make a "
+        "label from one and score it on the other"
+    )
 
 
 def write_labels(sae_dir: Path, labels: dict, summary: dict, key: str = "offline") -> None:

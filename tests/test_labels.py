@@ -164,13 +164,14 @@ def test_top_up_records_leave_the_usual_range_of_common_features_as_the_sample_h
     assert np.allclose(b["density"] * n_b, b["hist_counts"].sum(1))
 
 
-def _synthetic(fire, n_records=200, length=40, special=0, seed=0):
-    """Evidence over random prose-like records of ids 1..49 with a special token id 0 at random
-    places; latent 5 fires where `fire(tokens, i, since)` says (since: tokens after a special)."""
+def _synthetic(fire, n_records=200, length=40, special=0, seed=0, vocab=50):
+    """Evidence over random prose-like records of ids 1..vocab-1 with a special token id 0 at
+    random places; latent 5 fires where `fire(tokens, i, since)` says (since: tokens after a
+    special)."""
     rng = np.random.default_rng(seed)
     tokens, region, starts, records = [], [], [0], []
     for r in range(n_records):
-        ids = rng.integers(1, 50, size=length)
+        ids = rng.integers(1, vocab, size=length)
         ids[rng.random(length) < 0.1] = special
         tokens += ids.tolist()
         region += [0 if t == special else 4 for t in ids]
@@ -185,7 +186,7 @@ def _synthetic(fire, n_records=200, length=40, special=0, seed=0):
             since[i] = 0 if tokens[i] == special else since[i - 1] + 1
     assert (since == since_special(tokens, starts, (special,))).all()
     hits = np.array([i for i in range(len(tokens)) if region[i] > 0 and fire(tokens, i, since)])
-    text = {i: f" w{i}" for i in range(50)}
+    text = {i: f" w{i}" for i in range(vocab)}
     return Evidence(tokens, region, starts, records, text, hits, np.full(len(hits), 5),
                     np.ones(len(hits), np.float32), 8, (special,))  # fmt: skip
 
@@ -241,3 +242,76 @@ def test_a_pool_record_repeating_one_kept_from_the_pool_is_not_added(planted):
     pool = [x for pair in zip(china, cut, strict=True) for x in pair]
     added, _ = top_up(sae, subject, counts, sample, pool, need=8, chunk=1)
     assert added == china  # each cut-short copy follows its kept original
+
+
+def test_a_window_s_first_tokens_are_no_text_start_unless_a_special_token_says_so():
+    """A training window may begin mid-text: its first tokens are a text's start only after a
+    special token of its own, while a plain record's first tokens are one."""
+    from core.labels import since_special
+
+    tokens = np.array([5, 6, 7, 0, 8, 9, 5, 6, 7])  # records [0, 3), [3, 6), [6, 9); 0 special
+    starts = np.array([0, 3, 6, 9])
+    since = since_special(tokens, starts, (0,), text_starts=[True, False, False])
+    far = len(tokens)
+    assert since.tolist() == [0, 1, 2, 0, 1, 2, far, far, far]
+    ev = Evidence(tokens, np.full(9, 4), starts,
+                  [{"split": "explain"}, {"split": "explain", "kind": "window"},
+                   {"split": "explain", "kind": "window"}],
+                  {i: f" w{i}" for i in range(10)}, np.array([0]), np.array([0]),
+                  np.ones(1, np.float32), 2, (0,))  # fmt: skip
+    assert (ev.codes["place"] == 0).tolist() == [True] * 6 + [False] * 3
+
+
+def test_a_rare_latent_seen_once_on_the_explain_half_is_scored_there_instead():
+    """Made from the held-out half and scored on the explain one, so it is still scored on texts
+    its label was not made from; a latent seen on one half only is not scored, and says why."""
+    from core.labels import label_feature, score_phrase
+
+    sevens = np.flatnonzero(_synthetic(lambda t, i, s: False).tokens == 7)
+    explain_one = next(i for i in sevens if (i // 40) % 2 == 0)  # even records: explain half
+    fired = {int(explain_one)} | {int(i) for i in sevens if i // 40 in range(1, 40, 2)}
+    ev = _synthetic(lambda t, i, s: i in fired)
+    label = label_feature(ev, 5, np.random.default_rng(0))
+    assert label["firings"] == {"explain": 1, "heldout": len(fired) - 1} and len(fired) > 3
+    assert label["scored_on"] == "explain" and label["detection"] is not None
+    assert label["n_test"] == 2 and "explain half" in score_phrase(label)
+    assert label["rule"]["tokens"][:1] == ["w7"]  # made from the held-out half's firings
+
+    one_side = _synthetic(lambda t, i, s: i in fired and i != explain_one)
+    label = label_feature(one_side, 5, np.random.default_rng(0))
+    assert label["detection"] is None and label["firings"]["explain"] == 0
+    assert "held-out texts" in score_phrase(label) and "scored_on" not in label
+
+
+def test_relabelling_a_dashboard_makes_its_labels_again_from_the_records_it_holds(
+    planted, tmp_path
+):
+    """After a change to how labels are made, `--relabel` makes them again from the stored
+    records without a new scan: the same labels a build makes, and the page rendered again."""
+    import shutil
+
+    from training.dashboard import relabel_dashboard
+
+    subject, sae, folder, _, _ = planted
+    copy = shutil.copytree(folder, tmp_path / "sae")
+    built = json.loads((copy / "card.json").read_text())
+    card = dict(built, label_details={}, labels={})
+    (copy / "card.json").write_text(json.dumps(card))
+    (copy / "dashboard" / "index.html").unlink()
+    summary = relabel_dashboard(sae, subject, copy)
+    again = json.loads((copy / "card.json").read_text())
+    assert again["label_details"] == built["label_details"] and again["labels"] == built["labels"]
+    assert summary == built["labels_summary"]["offline"]
+    page = (copy / "dashboard" / "index.html").read_text()
+    assert "__DATA__" not in page and len(page) > 1000
+
+
+def test_a_latent_on_every_use_of_many_words_is_named_by_all_of_them():
+    """A latent firing on each of 15 words: a rule naming 8 of them misses the windows of the
+    other 7, so the rule names all 15 and the label shows 5 and says how many more there are."""
+    from core.labels import label_feature
+
+    ev = _synthetic(lambda t, i, since: 1 <= t[i] <= 15, n_records=400, vocab=200)
+    label = label_feature(ev, 5, np.random.default_rng(0))
+    assert sorted(label["rule"]["tokens"]) == sorted(f"w{i}" for i in range(1, 16))
+    assert label["text"].endswith("(+10 more)") and label["detection"] >= 0.9

@@ -6,6 +6,7 @@
     python -m training train --preset qwen3-8b --tokens 1000000 # any field can be overridden
     python -m training dashboard --sae assets/sae/embedded
     python -m training dashboard --sae assets/organism/sae --subject organism
+    python -m training dashboard --sae assets/sae/embedded --relabel
     python -m training labels --sae assets/organism/sae --features 0-49  # LLM labels
     python -m training plots --run data/runs/embedded
     python -m training jobs start train -- --preset tiny
@@ -131,6 +132,12 @@ def cmd_dashboard(args) -> dict:
         raise CensorscopeError(f"{args.sae} does not name its subject; pass --subject")
     subject = load_subject(source, device=args.device)
     sae = load_sae(args.sae, subject)
+    if args.relabel:
+        from training.dashboard import relabel_dashboard
+
+        out = Path(args.sae) / "dashboard"
+        return {"dashboard": str(out), "html": str(out / "index.html"),
+                "labels": {"offline": relabel_dashboard(sae, subject, args.sae)}}  # fmt: skip
     kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
     if args.source == "recorded":
         kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)
@@ -234,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "fewer than N records fires, so rare features get labels (0: off)",
     )  # fmt: skip
     p.add_argument("--context-size", type=int, default=None, help="max tokens per record")
+    p.add_argument(
+        "--relabel", action="store_true",
+        help="make the offline labels again over the records the dashboard already holds "
+        "(no new scan; the other record options are ignored)",
+    )  # fmt: skip
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dashboard)

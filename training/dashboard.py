@@ -36,6 +36,7 @@ from core.dashboard import (  # noqa: F401  (re-exported: the reading half lives
     _read,
     load_feature_dashboard,
     load_store,
+    read_card,
 )
 from core.errors import BadInputError
 from core.splice import residual_at
@@ -418,3 +419,23 @@ def build_dashboard(
         write_html(Path(sae_dir), out, out / HTML_FILE)
     _read.cache_clear()
     return final
+
+
+def relabel_dashboard(sae, subject, sae_dir: str | Path) -> dict:
+    """Make the offline labels again over the records the stored dashboard holds, and render its
+    page again: after a change to how labels are made, without scanning the pool anew. The
+    firings are computed again from the stored tokens, so the labels are the ones a full build
+    with the same records would make. Returns the new summary."""
+    from core.labels import label_features, write_labels
+    from training.dashboard_html import write_html
+    from training.llm_labels import evidence_from_store
+
+    sae_dir = Path(sae_dir)
+    before = read_card(sae_dir).get("labels_summary", {}).get("offline", {})
+    labels, summary = label_features(evidence_from_store(subject, sae, sae_dir))
+    if "top_up" in before:  # the records are the ones that top-up chose
+        summary["top_up"] = before["top_up"]
+    write_labels(sae_dir, labels, summary)
+    folder = sae_dir / DASHBOARD_DIR
+    write_html(sae_dir, folder, folder / HTML_FILE)
+    return summary

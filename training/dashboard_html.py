@@ -10,6 +10,9 @@ import html
 import json
 from pathlib import Path
 
+from core.atomic import write_text_atomic
+from core.labels import score_phrase
+
 MAX_HTML_CONTEXTS = 3  # top windows per latent in the HTML (the store keeps more)
 MAX_HTML_LEVELS = 2  # and windows at lower activation levels
 
@@ -51,7 +54,7 @@ def write_html(sae_dir: Path, store_dir: Path, path: Path) -> Path:
                 [[store.tokens.get(int(i), "?"), round(float(v), 2)] for i, v in zip(t["pos_ids"][f], t["pos_vals"][f], strict=True)],
                 [[store.tokens.get(int(i), "?"), round(float(v), 2)] for i, v in zip(t["neg_ids"][f], t["neg_vals"][f], strict=True)],
                 [round(float(t["median"][f]), 3), round(float(t["p99"][f]), 3)],
-                [lab.get("text", ""), lab.get("detection"), lab.get("stats", "")],
+                [lab.get("text", ""), score_phrase(lab) if lab else "", lab.get("stats", "")],
             ]
         )  # fmt: skip
     data = {
@@ -62,10 +65,8 @@ def write_html(sae_dir: Path, store_dir: Path, path: Path) -> Path:
     }  # fmt: skip
     raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     blob = base64.b64encode(gzip.compress(raw, 9)).decode("ascii")
-    path.write_text(
-        _PAGE.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", blob)
-    )
-    return path
+    page = _PAGE.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", blob)
+    return write_text_atomic(path, page)  # a page made again never shows half of itself
 
 
 _PAGE = """<!doctype html>
@@ -95,7 +96,7 @@ function ctxHtml([toks,vals,at,where],max){return `<div class="ctx">`+toks.map((
   return `<span title="${vals[j]}" style="background:rgba(255,120,0,${a.toFixed(2)});${j==at?'outline:1px solid #c40':''}">${esc(t)}</span>`}).join("")+` <span class="where">${esc(where)}</span></div>`;}
 function show(f){const x=D.f[f];if(!x)return;const [dens,max,h,ctx,lev,pos,neg,rng,lab]=x;
  let s=`<h2>Feature ${f}</h2>`;
- if(lab[0])s+=`<p><b>${esc(lab[0])}</b> <span class="muted">(detection ${lab[1]??"n/a"} on held-out text)</span><br><span class="muted">${esc(lab[2])}</span></p>`;
+ if(lab[0])s+=`<p><b>${esc(lab[0])}</b> <span class="muted">(${esc(lab[1])}; 0.5 = chance)</span><br><span class="muted">${esc(lab[2])}</span></p>`;
  s+=`<p class="muted">density ${(dens*100).toFixed(3)}% of ${D.n_tokens} tokens · max ${max} · median ${rng[0]} · p99 ${rng[1]}</p>`;
  s+=`<h3>Activation histogram</h3>${hist(h,max)}<h3>Top activating contexts</h3>`;
  s+=ctx.map(c=>ctxHtml(c,max)).join("")||`<p class="muted">never fired in the sample</p>`;

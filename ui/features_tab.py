@@ -17,6 +17,7 @@ import torch
 from core.dashboard import has_dashboard
 from core.errors import BadInputError, CensorscopeError, SaeLoadError
 from core.judge import ANSWERED, CENSORED
+from core.labels import SHOWN, score_phrase
 from core.paths import public_text
 from ui import runtime
 from ui.common import as_int, raw_value, unavailable, user_errors
@@ -98,15 +99,14 @@ def label_markdown(dash) -> list[str]:
     info = dash.label_info or {}
     lines = []
     if info.get("text"):
-        score = info.get("detection")
-        scored = (
-            f"detection **{score:.2f}** on {info.get('n_test', 0)} held-out windows"
-            if score is not None
-            else "no held-out windows to score it on"
-        )
-        lines.append(f"**Offline label:** {info['text']} ({scored}; 0.5 = chance)")
+        lines.append(f"**Offline label:** {info['text']} ({score_phrase(info)}; 0.5 = chance)")
         if info.get("stats"):
             lines.append(f"<small>Evidence: {html.escape(info['stats'])}</small>")
+        keys = (info.get("rule") or {}).get("tokens", [])
+        if len(keys) > SHOWN:  # the score is the whole rule's: every token it names
+            lines.append(
+                f"<small>The rule's {len(keys)} tokens: {html.escape(', '.join(keys))}</small>"
+            )
     llm = info.get("llm")
     if llm:
         score = llm.get("detection")
