@@ -47,7 +47,8 @@ class Hit:
     score: float
     label: str
     detection: float | None
-    """Held-out detection accuracy of the shown label (None: too few held-out firings)."""
+    """Detection accuracy of the shown label on texts it was not made from (None: not scored;
+    the card's label details say why)."""
     density: float
     examples: str = ""
     """Where its example windows come from, commonest first (topic, judged reply)."""

@@ -38,6 +38,7 @@ TOKEN_SETS = (0, 1, 2, 3, 5, 8, 13, 21, 34)  # a rule names up to 34 tokens
 SHOWN = 5  # and its label the first 5 of them
 DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang", "place")
 NEAR = 3  # "place": on or up to this many tokens after a special token or a text's first token
+FAR = np.iinfo(np.int64).max  # since_special of a token with no start before it in its record
 MIN_PRECISION = 0.02  # a token named first carries a firing on at least this share of its uses
 REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
 """Region 5, a training window (training/annotated.py), is counted but names no region: windows
@@ -164,15 +165,15 @@ def since_special(
 ) -> np.ndarray:
     """[N] tokens since the last special token of the record, or since the record's start where
     `text_starts` (default: every record) says it begins a text; 0 on it. A token with neither
-    before it in its record is `len(tokens)` away."""
+    before it in its record is FAR away."""
     n = len(tokens)
     starts = record_start[:-1]
     opens = np.ones(len(starts), bool) if text_starts is None else np.asarray(text_starts, bool)
     mark = np.isin(tokens, np.asarray(list(special_ids), dtype=np.int64))
-    mark[starts[opens & (starts < n)]] = True
+    mark[starts[opens & (starts < record_start[1:])]] = True  # an empty record marks nothing
     last = np.maximum.accumulate(np.where(mark, np.arange(n), -1))
     first = starts[np.searchsorted(record_start, np.arange(n), side="right") - 1]
-    return np.where(last >= first, np.arange(n) - last, n)
+    return np.where(last >= first, np.arange(n) - last, FAR)
 
 
 def token_key(text: str) -> str:
@@ -198,7 +199,7 @@ class Rule:
         if self.keys:
             tokens = "tokens: " + ", ".join((display or {}).get(k, k) for k in self.keys[:SHOWN])
             if len(self.keys) > SHOWN:
-                tokens += f" (+{len(self.keys) - SHOWN} more)"
+                tokens += f" and {len(self.keys) - SHOWN} more"
             text = f"{text}; {tokens}" if text else tokens
         return text or "no token or metadata pattern found"
 
@@ -404,7 +405,7 @@ def label_features(ev: Evidence, seed: int = 0, progress=None) -> tuple[dict, di
             labels[f] = lab
         if progress and f % 500 == 0:
             progress(f, ev.d_sae)
-    return labels, summarise(ev, labels, np.random.default_rng(seed))
+    return labels, summarise(ev, labels, np.random.default_rng([seed, ev.d_sae]))
 
 
 def summarise(ev: Evidence, labels: dict, rng) -> dict:
@@ -417,8 +418,7 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
         for f, g in zip(scored, others, strict=True):
             if f == g:
                 continue
-            half = ev.explain if labels[f].get("scored_on") == "explain" else ev.heldout
-            w = sample_windows(ev, f, half, N_TEST, rng)
+            w = sample_windows(ev, f, ev.heldout, N_TEST, rng)  # swapped ones have only 2
             if w is not None:
                 rule = labels[g]["rule"]
                 shuffled.append(
@@ -450,24 +450,35 @@ def score_phrase(label: dict) -> str:
     """How a label was scored, or why it was not, in words (the app and the HTML page)."""
     score, n = label.get("detection"), label.get("n_test", 0)
     seen = label.get("firings") or {}
+    few = "" if n >= 2 * MIN_TEST else ", too few for the mean"
     if score is not None and label.get("scored_on") == "explain":
         return (
-            f"detection {score:.2f} on {n} windows of the explain half: it fires once "
-            "there, so its label was made from the held-out half"
+            f"detection {score:.2f} on {n} windows of the explain half{few}: it fires once "
+            "there, so its label was made from the held-out half; 0.5 = chance"
         )
     if score is not None:
-        return f"detection {score:.2f} on {n} held-out windows"
+        return f"detection {score:.2f} on {n} held-out windows{few}; 0.5 = chance"
     if not seen:
-        return "no held-out windows to score it on"
-    if min(seen.values()) == 0:
-        side = "explain" if seen.get("explain") else "held-out"
+        return "not scored: no held-out windows"
+    n_explain, n_heldout = seen.get("explain", 0), seen.get("heldout", 0)
+    if n_explain == 0 or n_heldout == 0:
+        side = "explain" if n_explain else "held-out"
+        count = (
+            "its one firing is"
+            if n_explain + n_heldout == 1
+            else (f"all {n_explain + n_heldout} of its firings are")
+        )
         return (
-            f"not scored: its {max(seen.values())} firing(s) are all in {side} texts, "
-            "so no text it was not made from shows it"
+            f"not scored: {count} in {side} texts, so there is no other text to score its label on"
+        )
+    if n_explain == 1 and n_heldout == 1:
+        return (
+            "not scored: it fires once in explain and once in held-out texts, too few to "
+            "make a label from one and score it on the other"
         )
     return (
-        "not scored: it fires once in explain and once in held-out texts, too few to make a "
-        "label from one and score it on the other"
+        "not scored: it fires in nearly every window of the texts it could be scored on, "
+        "leaving no silent one to compare"
     )
 
 
@@ -504,15 +515,21 @@ def card_text(card: dict) -> str:
 
 
 def shown_labels(card: dict) -> dict[str, str]:
-    """Per latent, the label with the better held-out detection score (offline on ties)."""
+    """Per latent, the label with the better detection score, one on at least 8 windows before
+    any on fewer (offline on ties)."""
     out = {}
     llm = card.get("llm_labels", {})
     for f, lab in card.get("label_details", {}).items():
         best = lab
         other = llm.get(f)
-        if other and (other.get("detection") or 0) > (lab.get("detection") or 0):
+        if other and _weight(other) > _weight(lab):
             best = other
         out[f] = best["text"]
     for f, lab in llm.items():
         out.setdefault(f, lab["text"])
     return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def _weight(label: dict) -> tuple[bool, float]:
+    """A score on enough windows beats any score on a few (a swapped label's 2, say)."""
+    return (label.get("n_test", 0) >= 2 * MIN_TEST, label.get("detection") or 0.0)

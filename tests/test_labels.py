@@ -247,13 +247,12 @@ def test_a_pool_record_repeating_one_kept_from_the_pool_is_not_added(planted):
 def test_a_window_s_first_tokens_are_no_text_start_unless_a_special_token_says_so():
     """A training window may begin mid-text: its first tokens are a text's start only after a
     special token of its own, while a plain record's first tokens are one."""
-    from core.labels import since_special
+    from core.labels import FAR, since_special
 
     tokens = np.array([5, 6, 7, 0, 8, 9, 5, 6, 7])  # records [0, 3), [3, 6), [6, 9); 0 special
     starts = np.array([0, 3, 6, 9])
     since = since_special(tokens, starts, (0,), text_starts=[True, False, False])
-    far = len(tokens)
-    assert since.tolist() == [0, 1, 2, 0, 1, 2, far, far, far]
+    assert since.tolist() == [0, 1, 2, 0, 1, 2, FAR, FAR, FAR]
     ev = Evidence(tokens, np.full(9, 4), starts,
                   [{"split": "explain"}, {"split": "explain", "kind": "window"},
                    {"split": "explain", "kind": "window"}],
@@ -265,22 +264,68 @@ def test_a_window_s_first_tokens_are_no_text_start_unless_a_special_token_says_s
 def test_a_rare_latent_seen_once_on_the_explain_half_is_scored_there_instead():
     """Made from the held-out half and scored on the explain one, so it is still scored on texts
     its label was not made from; a latent seen on one half only is not scored, and says why."""
-    from core.labels import label_feature, score_phrase
+    from core.labels import label_feature, label_features, score_phrase
 
-    sevens = np.flatnonzero(_synthetic(lambda t, i, s: False).tokens == 7)
-    explain_one = next(i for i in sevens if (i // 40) % 2 == 0)  # even records: explain half
+    tokens = _synthetic(lambda t, i, s: False).tokens
+    sevens, nines = np.flatnonzero(tokens == 7), np.flatnonzero(tokens == 9)
+    explain_one = next(i for i in nines if (i // 40) % 2 == 0)  # even records: explain half
     fired = {int(explain_one)} | {int(i) for i in sevens if i // 40 in range(1, 40, 2)}
     ev = _synthetic(lambda t, i, s: i in fired)
     label = label_feature(ev, 5, np.random.default_rng(0))
     assert label["firings"] == {"explain": 1, "heldout": len(fired) - 1} and len(fired) > 3
     assert label["scored_on"] == "explain" and label["detection"] is not None
-    assert label["n_test"] == 2 and "explain half" in score_phrase(label)
-    assert label["rule"]["tokens"][:1] == ["w7"]  # made from the held-out half's firings
+    assert label["n_test"] == 2 and "explain half, too few for the mean" in score_phrase(label)
+    # made from the held-out half alone, where every firing is on w7 (the explain one is on w9)
+    assert label["rule"]["tokens"][:1] == ["w7"] and "'w7' 100%" in label["stats"]
+    assert label_features(ev)[1]["scored_on_explain_half"] == 1
 
     one_side = _synthetic(lambda t, i, s: i in fired and i != explain_one)
     label = label_feature(one_side, 5, np.random.default_rng(0))
     assert label["detection"] is None and label["firings"]["explain"] == 0
-    assert "held-out texts" in score_phrase(label) and "scored_on" not in label
+    assert "scored_on" not in label
+    assert f"all {len(fired) - 1} of its firings are in held-out texts" in score_phrase(label)
+    assert label_features(one_side)[1]["on_one_half_only"] == 1
+
+    held_one = min(i for i in sevens if (i // 40) % 2 == 1)
+    once_each = _synthetic(lambda t, i, s: i in (explain_one, held_one))
+    label = label_feature(once_each, 5, np.random.default_rng(0))
+    assert label["detection"] is None and "once in explain and once in held-out" in score_phrase(
+        label
+    )
+
+
+def test_a_latent_firing_everywhere_is_not_scored_for_want_of_silent_windows():
+    from core.labels import label_feature, score_phrase
+
+    label = label_feature(_synthetic(lambda t, i, s: True), 5, np.random.default_rng(0))
+    assert label["detection"] is None and min(label["firings"].values()) > 1
+    assert "no silent one" in score_phrase(label)
+
+
+def test_one_latent_s_label_does_not_depend_on_the_others():
+    """Each latent draws its windows from its own generator: a latent added to the evidence (or
+    labelled by another path) leaves every other latent's label as it was."""
+    from core.labels import label_features
+
+    ev = _synthetic(lambda t, i, since: t[i] == 7 or (t[i] == 8 and i % 3 == 0))
+    pos, vals = ev.firing(5)
+    extra = np.flatnonzero(ev.tokens == 9)
+    more = Evidence(ev.tokens, ev.region, ev.record_start, ev.records, ev.token_text,
+                    np.r_[pos, extra], np.r_[np.full(len(pos), 5), np.full(len(extra), 2)],
+                    np.ones(len(pos) + len(extra), np.float32), 8, ev.special_ids)  # fmt: skip
+    alone, _ = label_features(ev)
+    both, _ = label_features(more)
+    assert set(both) == {2, 5} and both[5] == alone[5]
+
+
+def test_an_empty_record_marks_no_start_and_a_short_window_none_either():
+    from core.labels import FAR, NEAR, since_special
+
+    tokens = np.array([5, 6, 7, 8, 9, 5])  # records [0, 3), [3, 3) empty, [3, 6) a window
+    since = since_special(tokens, np.array([0, 3, 3, 6]), (0,), text_starts=[True, True, False])
+    assert since.tolist() == [0, 1, 2, FAR, FAR, FAR]
+    short = since_special(np.array([5, 6]), np.array([0, 2]), (0,), text_starts=[False])
+    assert (short > NEAR).all()
 
 
 def test_relabelling_a_dashboard_makes_its_labels_again_from_the_records_it_holds(
@@ -288,12 +333,14 @@ def test_relabelling_a_dashboard_makes_its_labels_again_from_the_records_it_hold
 ):
     """After a change to how labels are made, `--relabel` makes them again from the stored
     records without a new scan: the same labels a build makes, and the page rendered again."""
-    import shutil
+    from core.sae import save_sae
+    from training.dashboard import build_dashboard, relabel_dashboard
 
-    from training.dashboard import relabel_dashboard
-
-    subject, sae, folder, _, _ = planted
-    copy = shutil.copytree(folder, tmp_path / "sae")
+    subject, sae, _, records, _ = planted
+    sample = [r for r in records if r.meta["label"] == "not_censored"]
+    pool = [r for r in records if r.meta["label"] == "party_line"]
+    copy = save_sae(sae.sae, tmp_path / "sae", sae.card)
+    build_dashboard(sae, subject, sample, copy, pool=pool, need=8)  # records chosen by top-up
     built = json.loads((copy / "card.json").read_text())
     card = dict(built, label_details={}, labels={})
     (copy / "card.json").write_text(json.dumps(card))
@@ -301,17 +348,46 @@ def test_relabelling_a_dashboard_makes_its_labels_again_from_the_records_it_hold
     summary = relabel_dashboard(sae, subject, copy)
     again = json.loads((copy / "card.json").read_text())
     assert again["label_details"] == built["label_details"] and again["labels"] == built["labels"]
-    assert summary == built["labels_summary"]["offline"]
+    assert summary == built["labels_summary"]["offline"] and summary["top_up"]["added"] > 0
     page = (copy / "dashboard" / "index.html").read_text()
     assert "__DATA__" not in page and len(page) > 1000
 
 
 def test_a_latent_on_every_use_of_many_words_is_named_by_all_of_them():
     """A latent firing on each of 15 words: a rule naming 8 of them misses the windows of the
-    other 7, so the rule names all 15 and the label shows 5 and says how many more there are."""
+    other 7, so the rule names all 15, and the label shows 5 and says how many more there are."""
     from core.labels import label_feature
 
     ev = _synthetic(lambda t, i, since: 1 <= t[i] <= 15, n_records=400, vocab=200)
     label = label_feature(ev, 5, np.random.default_rng(0))
     assert sorted(label["rule"]["tokens"]) == sorted(f"w{i}" for i in range(1, 16))
-    assert label["text"].endswith("(+10 more)") and label["detection"] >= 0.9
+    assert label["text"].endswith(" and 10 more") and label["detection"] >= 0.9
+
+
+def test_the_html_page_sorts_by_the_label_scores_the_card_holds(planted):
+    """ "By label score" sorts on the number in each label's second slot; the words saying how
+    it was scored ride beside it."""
+    import base64
+    import gzip
+    import re
+
+    _, _, folder, _, _ = planted
+    page = (folder / "dashboard" / "index.html").read_text()
+    assert "D.f[b][8][1]" in page
+    blob = re.search(r'const B64="([^"]+)"', page).group(1)
+    data = json.loads(gzip.decompress(base64.b64decode(blob)))
+    details = json.loads((folder / "card.json").read_text())["label_details"]
+    scored = {f: lab for f, lab in details.items() if lab["detection"] is not None}
+    assert scored and all(
+        data["f"][int(f)][8][1] == lab["detection"] and "chance" in data["f"][int(f)][8][3]
+        for f, lab in scored.items()
+    )
+
+
+def test_a_label_scored_on_enough_windows_is_shown_before_one_scored_on_two():
+    from core.labels import shown_labels
+
+    few = {"text": "few", "detection": 1.0, "n_test": 2}
+    many = {"text": "many", "detection": 0.8, "n_test": 40}
+    card = {"label_details": {"1": few, "2": many}, "llm_labels": {"1": many, "2": few}}
+    assert shown_labels(card) == {"1": "many", "2": "many"}

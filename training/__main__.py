@@ -133,11 +133,12 @@ def cmd_dashboard(args) -> dict:
     subject = load_subject(source, device=args.device)
     sae = load_sae(args.sae, subject)
     if args.relabel:
-        from training.dashboard import relabel_dashboard
+        from training.dashboard import DASHBOARD_DIR, HTML_FILE, relabel_dashboard
 
-        out = Path(args.sae) / "dashboard"
-        return {"dashboard": str(out), "html": str(out / "index.html"),
-                "labels": {"offline": relabel_dashboard(sae, subject, args.sae)}}  # fmt: skip
+        relabel_dashboard(sae, subject, args.sae)
+        out = Path(args.sae) / DASHBOARD_DIR
+        summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
+        return {"dashboard": str(out), "html": str(out / HTML_FILE), "labels": summary}
     kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
     if args.source == "recorded":
         kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)

@@ -425,7 +425,8 @@ def relabel_dashboard(sae, subject, sae_dir: str | Path) -> dict:
     """Make the offline labels again over the records the stored dashboard holds, and render its
     page again: after a change to how labels are made, without scanning the pool anew. The
     firings are computed again from the stored tokens, so the labels are the ones a full build
-    with the same records would make. Returns the new summary."""
+    with the same records would make, up to the numerics of other batch shapes (an activation
+    at the TopK threshold may fall either way). Returns the new summary."""
     from core.labels import label_features, write_labels
     from training.dashboard_html import write_html
     from training.llm_labels import evidence_from_store

@@ -54,7 +54,7 @@ def write_html(sae_dir: Path, store_dir: Path, path: Path) -> Path:
                 [[store.tokens.get(int(i), "?"), round(float(v), 2)] for i, v in zip(t["pos_ids"][f], t["pos_vals"][f], strict=True)],
                 [[store.tokens.get(int(i), "?"), round(float(v), 2)] for i, v in zip(t["neg_ids"][f], t["neg_vals"][f], strict=True)],
                 [round(float(t["median"][f]), 3), round(float(t["p99"][f]), 3)],
-                [lab.get("text", ""), score_phrase(lab) if lab else "", lab.get("stats", "")],
+                [lab.get("text", ""), lab.get("detection"), lab.get("stats", ""), score_phrase(lab) if lab else ""],
             ]
         )  # fmt: skip
     data = {
@@ -96,7 +96,7 @@ function ctxHtml([toks,vals,at,where],max){return `<div class="ctx">`+toks.map((
   return `<span title="${vals[j]}" style="background:rgba(255,120,0,${a.toFixed(2)});${j==at?'outline:1px solid #c40':''}">${esc(t)}</span>`}).join("")+` <span class="where">${esc(where)}</span></div>`;}
 function show(f){const x=D.f[f];if(!x)return;const [dens,max,h,ctx,lev,pos,neg,rng,lab]=x;
  let s=`<h2>Feature ${f}</h2>`;
- if(lab[0])s+=`<p><b>${esc(lab[0])}</b> <span class="muted">(${esc(lab[1])}; 0.5 = chance)</span><br><span class="muted">${esc(lab[2])}</span></p>`;
+ if(lab[0])s+=`<p><b>${esc(lab[0])}</b> <span class="muted">(${esc(lab[3])})</span><br><span class="muted">${esc(lab[2])}</span></p>`;
  s+=`<p class="muted">density ${(dens*100).toFixed(3)}% of ${D.n_tokens} tokens · max ${max} · median ${rng[0]} · p99 ${rng[1]}</p>`;
  s+=`<h3>Activation histogram</h3>${hist(h,max)}<h3>Top activating contexts</h3>`;
  s+=ctx.map(c=>ctxHtml(c,max)).join("")||`<p class="muted">never fired in the sample</p>`;

@@ -2,9 +2,9 @@
 
 Rebuilds the firings from the dashboard's stored tokens (the model runs once over them), then
 for each feature asks the endpoint to explain its explain-record windows (top and random ones,
-core/autointerp.py) and scores the explanation on the held-out windows the offline label is
-scored on. Results go into the SAE's card (`llm_labels`), beside the offline labels; the app
-shows whichever label detects better.
+core/autointerp.py) and scores the explanation on held-out windows drawn as the offline label's
+are. Results go into the SAE's card (`llm_labels`), beside the offline labels; the app shows
+whichever label detects better, a score on at least 8 windows before any on fewer.
 
     OPENAI_API_KEY=... python -m training labels --sae assets/organism/sae \
         --model gpt-4.1-mini --features 0-99

@@ -10,6 +10,7 @@ effect size are the feature's censorship score.
 """
 
 import html
+import re
 
 import gradio as gr
 import torch
@@ -99,20 +100,24 @@ def label_markdown(dash) -> list[str]:
     info = dash.label_info or {}
     lines = []
     if info.get("text"):
-        lines.append(f"**Offline label:** {info['text']} ({score_phrase(info)}; 0.5 = chance)")
+        lines.append(f"**Offline label:** {info['text']} ({score_phrase(info)})")
         if info.get("stats"):
             lines.append(f"<small>Evidence: {html.escape(info['stats'])}</small>")
         keys = (info.get("rule") or {}).get("tokens", [])
         if len(keys) > SHOWN:  # the score is the whole rule's: every token it names
-            lines.append(
-                f"<small>The rule's {len(keys)} tokens: {html.escape(', '.join(keys))}</small>"
-            )
+            listed = _markdown_literal(", ".join(keys))
+            lines.append(f"<small>The rule's {len(keys)} tokens (any case): {listed}</small>")
     llm = info.get("llm")
     if llm:
         score = llm.get("detection")
         scored = f"detection **{score:.2f}**" if score is not None else "unscored"
         lines.append(f"**LLM label** ({llm.get('model', 'LLM')}): {llm['text']} ({scored})")
     return lines
+
+
+def _markdown_literal(text: str) -> str:
+    """Text shown as itself in Markdown: HTML-escaped, and Markdown's marks backslashed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~])", r"\\\1", html.escape(text))
 
 
 def histogram_figure(edges: list[float], counts: list[int], feature: int):
