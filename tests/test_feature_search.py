@@ -1,6 +1,7 @@
 """Feature search: a word or a meaning finds the feature whose label and contexts carry it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,49 @@ def test_an_example_s_source_reads_as_where_it_comes_from():
     assert source_of({"region": "window", "kind": "window"}) == "training window"
     assert source_of({"region": "answer", "kind": "sensitive"}) == "sensitive conversation"
     assert source_of({"region": "text", "kind": "prose"}) == "prose"
+
+
+def test_shipped_search_embeddings_spare_the_first_search_and_go_stale_with_the_labels(
+    planted, tmp_path, monkeypatch
+):
+    """A dashboard built by the CLI carries its documents' embeddings: a fresh machine (empty
+    cache) searches without embedding them; once a label changes they no longer match."""
+    import shutil
+
+    import core.store
+    from core.feature_search import SEARCH_FILE, FeatureIndex, save_search_embeddings
+
+    _, _, folder, _, _ = planted
+    copy = shutil.copytree(folder, tmp_path / "sae")
+    save_search_embeddings(copy)
+    assert (copy / "dashboard" / SEARCH_FILE).exists()
+    monkeypatch.setenv("CENSORSCOPE_CACHE", str(tmp_path / "empty-cache"))
+
+    def no_embedder():
+        raise AssertionError("the documents were embedded again")
+
+    monkeypatch.setattr(core.store, "get_embedder", no_embedder)
+    assert FeatureIndex(copy).embeddings().shape[0] == len(FeatureIndex(copy).docs)
+    card = json.loads((copy / "card.json").read_text())
+    card["labels"][str(PLANTED)] = "another label"
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(AssertionError, match="embedded again"):
+        FeatureIndex(copy).embeddings()
+
+
+def test_the_search_documents_are_the_same_in_every_process(planted):
+    """The stored embeddings are found by the documents' digest, so the documents may not
+    depend on the process's string hashing (ties between example sources, say)."""
+    _, _, folder, _, _ = planted
+    code = f"from core.feature_search import FeatureIndex; print(FeatureIndex({str(folder)!r}).digest())"
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout  # fmt: skip
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

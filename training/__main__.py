@@ -117,6 +117,7 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_dashboard(args) -> dict:
+    from core.feature_search import save_search_embeddings
     from core.model import load_subject
     from core.sae import load_sae
     from training.annotated import dashboard_records
@@ -136,6 +137,7 @@ def cmd_dashboard(args) -> dict:
         from training.dashboard import DASHBOARD_DIR, HTML_FILE, relabel_dashboard
 
         relabel_dashboard(sae, subject, args.sae)
+        save_search_embeddings(args.sae)
         out = Path(args.sae) / DASHBOARD_DIR
         summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
         return {"dashboard": str(out), "html": str(out / HTML_FILE), "labels": summary}
@@ -161,6 +163,7 @@ def cmd_dashboard(args) -> dict:
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,
         pool=pool, need=args.top_up,
     )  # fmt: skip
+    save_search_embeddings(args.sae)
     summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
     return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 

@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.app_server import REPO, free_port, running_app, wait_for  # noqa: F401  (shared)
+
+expect.set_options(timeout=30_000)  # a busy 2-core machine: the app's first answer takes seconds
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
