@@ -391,3 +391,24 @@ def test_a_label_scored_on_enough_windows_is_shown_before_one_scored_on_two():
     many = {"text": "many", "detection": 0.8, "n_test": 40}
     card = {"label_details": {"1": few, "2": many}, "llm_labels": {"1": many, "2": few}}
     assert shown_labels(card) == {"1": "many", "2": "many"}
+
+
+def test_the_relabel_command_remakes_labels_and_the_search_embeddings(
+    planted, tmp_path, monkeypatch
+):
+    import argparse
+    import shutil
+
+    import core.model
+    import core.sae
+    from core.feature_search import SEARCH_FILE
+    from training.__main__ import cmd_dashboard
+
+    subject, sae, folder, _, _ = planted
+    copy = shutil.copytree(folder, tmp_path / "sae")
+    monkeypatch.setattr(core.model, "load_subject", lambda source, device=None: subject)
+    monkeypatch.setattr(core.sae, "load_sae", lambda path, subj: sae)
+    args = argparse.Namespace(sae=str(copy), subject="tiny", device=None, relabel=True)
+    out = cmd_dashboard(args)
+    assert out["labels"]["offline"]["labelled"] > 0 and out["html"].endswith("index.html")
+    assert (copy / "dashboard" / SEARCH_FILE).exists()

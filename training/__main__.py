@@ -120,8 +120,7 @@ def cmd_dashboard(args) -> dict:
     from core.feature_search import save_search_embeddings
     from core.model import load_subject
     from core.sae import load_sae
-    from training.annotated import dashboard_records
-    from training.dashboard import build_dashboard
+    from training.dashboard import DASHBOARD_DIR, HTML_FILE, relabel_dashboard
 
     card = (
         json.loads((Path(args.sae) / "card.json").read_text())
@@ -134,13 +133,19 @@ def cmd_dashboard(args) -> dict:
     subject = load_subject(source, device=args.device)
     sae = load_sae(args.sae, subject)
     if args.relabel:
-        from training.dashboard import DASHBOARD_DIR, HTML_FILE, relabel_dashboard
-
         relabel_dashboard(sae, subject, args.sae)
-        save_search_embeddings(args.sae)
-        out = Path(args.sae) / DASHBOARD_DIR
-        summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
-        return {"dashboard": str(out), "html": str(out / HTML_FILE), "labels": summary}
+    else:
+        _build_dashboard(args, card, source, subject, sae)
+    save_search_embeddings(args.sae)
+    out = Path(args.sae) / DASHBOARD_DIR
+    summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
+    return {"dashboard": str(out), "html": str(out / HTML_FILE), "labels": summary}
+
+
+def _build_dashboard(args, card: dict, source: str, subject, sae) -> Path:
+    from training.annotated import dashboard_records
+    from training.dashboard import build_dashboard
+
     kwargs = {} if args.source not in ("recorded", "builder") else {"n_prose": args.prose}
     if args.source == "recorded":
         kwargs.update(n_sensitive=args.sensitive, n_control=args.control, n_labelled=args.labelled)
@@ -159,13 +164,10 @@ def cmd_dashboard(args) -> dict:
         # Last: a window is added only for what the records before it could not reach.
         pool += window_records(trained_on, subject) if trained_on else []
     context = args.context_size or 192
-    out = build_dashboard(
+    return build_dashboard(
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,
         pool=pool, need=args.top_up,
     )  # fmt: skip
-    save_search_embeddings(args.sae)
-    summary = json.loads((Path(args.sae) / "card.json").read_text()).get("labels_summary", {})
-    return {"dashboard": str(out), "html": str(out / "index.html"), "labels": summary}
 
 
 def cmd_labels(args) -> dict:
