@@ -122,6 +122,10 @@ def cmd_dashboard(args) -> dict:
     from core.sae import load_sae
     from training.dashboard import DASHBOARD_DIR, HTML_FILE, relabel_dashboard
 
+    if getattr(args, "extra_pool", None) and (args.relabel or not args.top_up):
+        raise CensorscopeError(
+            "--extra-pool feeds the top-up: it needs --top-up N > 0, no --relabel"
+        )
     card = (
         json.loads((Path(args.sae) / "card.json").read_text())
         if (Path(args.sae) / "card.json").exists()
@@ -163,11 +167,27 @@ def _build_dashboard(args, card: dict, source: str, subject, sae) -> Path:
         pool += trained_records() if source == "organism" else []
         # Last: a window is added only for what the records before it could not reach.
         pool += window_records(trained_on, subject) if trained_on else []
+    if getattr(args, "extra_pool", None):  # last of all: what the subject sampled for the rarest
+        from training.sampled_pool import read_pool
+
+        pool = (pool or []) + [r for path in args.extra_pool for r in read_pool(path)]
     context = args.context_size or 192
     return build_dashboard(
         sae, subject, records, args.sae, n_tokens=args.tokens, context_size=context,
         pool=pool, need=args.top_up,
     )  # fmt: skip
+
+
+def cmd_sample_pool(args) -> dict:
+    from training.sampled_pool import SampleConfig, config_path, sample_pool
+
+    out = args.out or str(Path(args.sae) / "sampled_pool.jsonl")
+    cfg = SampleConfig(
+        sae=args.sae, out=out, subject=args.subject, tokens=args.tokens, length=args.length,
+        batch=args.batch, temperature=args.temperature, need=args.need, seed=args.seed,
+        device=args.device,
+    )  # fmt: skip
+    return {"pool": out, "config": str(config_path(out)), **sample_pool(cfg)}
 
 
 def cmd_labels(args) -> dict:
@@ -246,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="recorded: add records from all of the sources' texts in which a feature firing in "
         "fewer than N records fires, so rare features get labels (0: off)",
     )  # fmt: skip
+    p.add_argument(
+        "--extra-pool", action="append", default=[], metavar="FILE",
+        help="texts of python -m training sample-pool, scanned last by the top-up (repeatable)",
+    )  # fmt: skip
     p.add_argument("--context-size", type=int, default=None, help="max tokens per record")
     p.add_argument(
         "--relabel", action="store_true",
@@ -255,6 +279,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser(
+        "sample-pool",
+        help="let the subject write texts, keep those the SAE's rarest latents fire in",
+    )
+    p.add_argument("--sae", required=True, help="SAE folder with labels in its card")
+    p.add_argument("--out", default=None, help="JSON lines (default: <sae>/sampled_pool.jsonl)")
+    p.add_argument("--subject", help="model source (default: the one in card.json)")
+    p.add_argument("--tokens", type=int, default=8_000_000, help="tokens to sample in all")
+    p.add_argument("--batch", type=int, default=512, help="texts sampled at once")
+    p.add_argument("--length", type=int, default=192, help="tokens per text")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--need", type=int, default=8, help="as the dashboard's --top-up")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sample_pool)
 
     p = sub.add_parser("labels", help="LLM labels (explain + detection score) into card.json")
     p.add_argument("--sae", required=True, help="SAE folder with a dashboard")

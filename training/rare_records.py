@@ -11,6 +11,7 @@ window holding texts of both sides counts on each side it fires on), or the pool
 """
 
 import sys
+from collections import Counter
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def record_features(sae, subject, records, context_size: int = MAX_RECORD_TOKENS
     return out
 
 
-def _short(counts: np.ndarray, need: int) -> np.ndarray:
+def short_latents(counts: np.ndarray, need: int) -> np.ndarray:
     """[2, d_sae] bool: would another record with a firing on that side help the feature? The
     total is over sides: a training window firing on both sides' tokens counts once on each."""
     total = counts.sum(axis=0)
@@ -70,31 +71,31 @@ def top_up(
     was scanned, added and is still short."""
     counts = counts.copy()
     before_silent = int((counts.sum(0) == 0).sum())
-    before_short = int(_short(counts, need).any(0).sum())
+    before_short = int(short_latents(counts, need).any(0).sum())
     seen_texts = {(r.prompt, r.text) for r in records}
     pool = [r for r in pool if (r.prompt, r.text) not in seen_texts]
     seen: set[int] = set()  # prefixes of the records kept: a pool record repeating one adds nothing
     encode_records(subject.tokenizer, subject.chat_text, records, max(context_size, 16), seen)
     added, scanned = [], 0
     for start in range(0, len(pool), chunk):
-        if not _short(counts, need).any():
+        if not short_latents(counts, need).any():
             break
         part = pool[start : start + chunk]
         scanned += len(part)
         kept = []
-        short = _short(counts, need)
+        short = short_latents(counts, need)
         for rec, fired in zip(part, record_features(sae, subject, part, context_size, seen),
                               strict=True):  # fmt: skip
             if any(short[s, f] for f, s in fired):
                 kept.append(rec)
                 for f, s in fired:
                     counts[s, f] += 1
-                short = _short(counts, need)
+                short = short_latents(counts, need)
         encode_records(subject.tokenizer, subject.chat_text, kept, max(context_size, 16), seen)
         added += kept
         print(
             f"rare top-up: scanned {scanned}/{len(pool)} pool records, added {len(added)}, "
-            f"{int(_short(counts, need).any(0).sum())} features still short",
+            f"{int(short_latents(counts, need).any(0).sum())} features still short",
             file=sys.stderr,
             flush=True,
         )
@@ -104,10 +105,11 @@ def top_up(
         "pool_records": len(pool),
         "scanned": scanned,
         "added": len(added),
+        "added_by_source": dict(Counter(str(r.meta.get("source")) for r in added)),
         "silent_before": before_silent,
         "silent_after": int((counts.sum(0) == 0).sum()),
         "short_before": before_short,
-        "short_after": int(_short(counts, need).any(0).sum()),
+        "short_after": int(short_latents(counts, need).any(0).sum()),
         "short_heldout_after": int((counts[1] < need // 2).sum()),
     }
     return added, report
