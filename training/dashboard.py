@@ -57,8 +57,9 @@ def encode_records(
 ):
     """Records -> (flat token ids [N], record starts [R+1], regions [N]) as numpy arrays.
 
-    Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text, 5 a training window (a record
-    with exact token ids, training/annotated.py window_records); 0 marks tokens left out of every
+    Regions: 1 chat template, 2 prompt, 3 answer, 4 plain text, 5 a record with exact token ids
+    (a training window, training/annotated.py window_records, or a sampled text,
+    training/sampled_pool.py); 0 marks tokens left out of every
     statistic: special tokens (attention sinks with outsized activations, as in training) and
     tokens whose whole prefix was already scanned (same prefix, same activation: a prompt that
     two models answered counts once, and so does the shared chat template). `seen`, a set of

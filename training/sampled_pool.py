@@ -188,12 +188,13 @@ def sample_pool(cfg: SampleConfig) -> dict:
     subject = load_subject(source, device=cfg.device, dtype=cfg.dtype)
     sae = load_sae(cfg.sae, subject)
     tok = subject.tokenizer
-    counts = card_counts(card, sae.d_sae)
+    at_start = card_counts(card, sae.d_sae)
+    counts = at_start.copy()
     seen: set = set()
     done = _resume(cfg, counts, seen, tok, subject.chat_text)
     starts = torch.tensor(start_tokens(tok, subject.chat_text), device=subject.device)
     gen = torch.Generator(device=subject.device)
-    short_at_start = int(short_latents(card_counts(card, sae.d_sae), cfg.need).any(0).sum())
+    short_at_start = int(short_latents(at_start, cfg.need).any(0).sum())
     t0, kept_now = time.time(), 0
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     with open(cfg.out, "a") as fh:
