@@ -2,52 +2,41 @@
 
     python -m benchmarks.label_figures assets/organism/sae/card.json assets/sae/embedded/card.json
 
-Prints one JSON object per card: the card's own summary and the counts read from
-``label_details`` (scores on at least 8 held-out windows, swapped halves, flagged labels).
+Prints, per card, the summary the dashboard build stored (`labels_summary.offline`) and the
+counts it does not hold, read from `label_details`: the tails of the detection scores,
+unscored and swapped labels, and flagged or patternless label texts.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
-ENOUGH_WINDOWS = 8
-IMPRECISE = "on under 2% of their occurrences"
-NO_PATTERN = "no token or metadata pattern found"
-PLACE = "after a special token"
-SHOWN_TOKENS = 5
+from core.labels import MIN_PRECISION, MIN_TEST, NEAR, SHOWN, Rule
+
+IMPRECISE = f"on under {MIN_PRECISION:.0%} of their occurrences"
+NO_PATTERN = Rule().describe()
+PLACE = f"on or up to {NEAR} tokens after a special token"
 
 
-def figures(card: dict) -> dict:
-    details = card.get("label_details") or {}
-    offline = {f: d for f, d in details.items() if d.get("source") == "offline"}
-    scored = {f: d for f, d in offline.items() if d.get("detection") is not None}
-    enough = [d["detection"] for d in scored.values() if d.get("n_test", 0) >= ENOUGH_WINDOWS]
-    unscored = [d for d in offline.values() if d.get("detection") is None]
-    texts = [d["text"] for d in offline.values()]
+def counts(details: dict) -> dict:
+    labels = [d for d in details.values() if d.get("source") == "offline"]
+    scored = [d for d in labels if d.get("detection") is not None]
+    enough = [d["detection"] for d in scored if d.get("n_test", 0) >= 2 * MIN_TEST]
+    unscored = [d["firings"] for d in labels if d.get("detection") is None]
+    texts = [d["text"] for d in labels]
     return {
-        "labelled": len(offline),
-        "scored": len(scored),
-        "scored_on_at_least_8": len(enough),
-        "mean": round(statistics.fmean(enough), 3) if enough else None,
-        "median": round(statistics.median(enough), 3) if enough else None,
-        "share_at_least_0.7": round(sum(s >= 0.7 for s in enough) / len(enough), 3) if enough else None,
         "at_least_0.9": sum(s >= 0.9 for s in enough),
-        "share_at_most_0.6": round(sum(s <= 0.6 for s in enough) / len(enough), 3) if enough else None,
+        "share_at_most_0.6": round(sum(s <= 0.6 for s in enough) / len(enough), 3)
+        if enough
+        else None,
         "scored_on_fewer_than_8": len(scored) - len(enough),
         "unscored": len(unscored),
-        "unscored_one_half_only": sum(
-            min(d["firings"]["explain"], d["firings"]["heldout"]) == 0 for d in unscored
-        ),
-        "unscored_once_each": sum(
-            d["firings"]["explain"] == 1 and d["firings"]["heldout"] == 1 for d in unscored
-        ),
-        "swapped_halves": sum(d.get("scored_on") == "explain" for d in offline.values()),
-        "named_more_than_5_tokens": sum(
-            len((d.get("rule") or {}).get("tokens") or []) > SHOWN_TOKENS for d in offline.values()
-        ),
+        "unscored_one_half_only": sum(min(f.values()) == 0 for f in unscored),
+        "unscored_once_each": sum(f["explain"] == f["heldout"] == 1 for f in unscored),
+        "swapped_halves": sum(d.get("scored_on") == "explain" for d in labels),
+        "named_more_than_5_tokens": sum(len(d["rule"]["tokens"]) > SHOWN for d in labels),
         "place_labels": sum(PLACE in t for t in texts),
         "imprecise_flag": sum(IMPRECISE in t for t in texts),
         "patternless": sum(t == NO_PATTERN for t in texts),
@@ -60,7 +49,7 @@ def main(paths: list[str]) -> None:
         card = json.loads(Path(path).read_text())
         out[path] = {
             "summary": (card.get("labels_summary") or {}).get("offline"),
-            "figures": figures(card),
+            "figures": counts(card.get("label_details") or {}),
         }
     print(json.dumps(out, indent=1, ensure_ascii=False))
 
