@@ -4,7 +4,8 @@
 
 Prints, per card, the summary the dashboard build stored (`labels_summary.offline`) and the
 counts it does not hold, read from `label_details`: the tails of the detection scores,
-unscored and swapped labels, and flagged or patternless label texts.
+unscored labels, labels scored on swapped halves or on other texts of one half, and flagged
+or patternless label texts.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def counts(details: dict) -> dict:
         "scored_on_fewer_than_8": len(scored) - len(enough),
         "unscored": len(unscored),
         "unscored_one_half_only": sum(min(f.values()) == 0 for f in unscored),
-        "unscored_once_each": sum(f["explain"] == f["heldout"] == 1 for f in unscored),
+        "unscored_single_firing": sum(f["explain"] + f["heldout"] == 1 for f in unscored),
         "swapped_halves": sum(d.get("scored_on") == "explain" for d in labels),
+        "scored_on_other_texts_of_one_half": sum(
+            d.get("scored_on") == "other texts" for d in labels
+        ),
         "named_more_than_5_tokens": sum(len(d["rule"]["tokens"]) > SHOWN for d in labels),
         "place_labels": sum(PLACE in t for t in texts),
         "imprecise_flag": sum(IMPRECISE in t for t in texts),

@@ -17,8 +17,11 @@ is silent. 0.5 is chance. The same windows score LLM labels (core/autointerp.py)
 A rare latent may fire on one record of the explain half and several of the held-out half: the
 halves then swap roles (made from the held-out records, scored on the explain ones, and the
 label says `scored_on: explain`), since either way it is scored on texts it was not made from.
-A latent that fires on one half only, or once on each, cannot be scored so; every label keeps
-its firing counts per half (`firings`), which say why.
+One that fires once on each half is made from the explain one and scored on the held-out one.
+A latent that fires on one half only is made from some of the texts it fires in and scored on
+the others (`scored_on: other texts`); one seen in a single text cannot be scored on any text it
+was not made from. Every label keeps its firing counts per half (`firings`). A dense latent, silent in few windows, is scored against
+the silent windows a scan of its whole half finds, where 6 random draws per window find too few.
 
     labels, summary = label_features(Evidence(...)); write_labels(sae_dir, labels, summary)
 """
@@ -247,6 +250,12 @@ def sample_windows(ev: Evidence, f: int, split_mask: np.ndarray, n: int, rng) ->
     quiet = np.searchsorted(pos_all, s) == np.searchsorted(pos_all, e)
     centres_neg = np.unique(candidates[quiet])
     rng.shuffle(centres_neg)
+    if len(centres_neg) < len(centres_pos):  # a dense latent: every silent window of the half
+        s, e = _bounds(ev, pool)
+        rest = np.setdiff1d(pool[np.searchsorted(pos_all, s) == np.searchsorted(pos_all, e)],
+                            centres_neg)  # fmt: skip
+        rng.shuffle(rest)
+        centres_neg = np.concatenate([centres_neg, rest])
     k = min(len(centres_pos), len(centres_neg))
     if k == 0:
         return None
@@ -355,11 +364,14 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
     if len(pos_all) == 0:
         return None
     n_explain, n_heldout = int(ev.explain[pos_all].sum()), int(ev.heldout[pos_all].sum())
-    if n_explain >= 2:
+    if n_explain >= 1 and n_heldout >= 1 and (n_explain >= 2 or n_heldout == 1):
         fit_mask, test_mask, scored_on = ev.explain, ev.heldout, "heldout"
-    elif n_heldout >= 2 and n_explain >= 1:  # a rare latent: the halves swap roles
+    elif n_explain == 1 and n_heldout >= 2:  # a rare latent: the halves swap roles
         fit_mask, test_mask, scored_on = ev.heldout, ev.explain, "explain"
-    else:  # nothing to score on: made from every firing
+    elif (texts := split_texts(ev, pos_all)) is not None:  # one half only, several texts
+        fit_mask, scored_on = texts, "other texts"
+        test_mask = (ev.region > 0) & ~fit_mask
+    else:  # one text only: nothing to score on, made from every firing
         fit_mask, test_mask, scored_on = ev.region > 0, None, None
     fit_pos = pos_all[fit_mask[pos_all]]
     tokens = top_tokens(ev, fit_pos, fit_mask, n=max(TOKEN_SETS))
@@ -391,9 +403,46 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
     if test is not None:  # scored however few; the summary's headline needs MIN_TEST
         out["detection"] = round(accuracy(ev, best, test), 3)
         out["n_test"] = len(test.centre)
-        if scored_on == "explain":
+        if scored_on in ("explain", "other texts"):
             out["scored_on"] = scored_on
     return out
+
+
+CONTEXT = 12  # firings with the same token and 12 tokens before it are one text's, packed twice
+
+
+def split_texts(ev: Evidence, positions: np.ndarray) -> np.ndarray | None:
+    """For a latent seen on one half of the split only: [N] bool, the tokens of that half to make
+    its label from; it is scored on the rest (the other half, where it is silent, and the texts
+    of its half it was not made from). None where it fires in one text only.
+
+    A text may sit in several records (its record of the dataset and the training windows it
+    was packed into), so firings in one record, or on the same token after the same context, are
+    one text's. The label is made from the first half of those texts (by record) and every record
+    holding one of the others is left out of it."""
+    rec = ev.record_of[positions]
+    keys = [tuple(ev.tokens[max(ev.record_start[r], p - CONTEXT) : p + 1].tolist())
+            for p, r in zip(positions.tolist(), rec.tolist(), strict=True)]  # fmt: skip
+    group = list(range(len(positions)))  # union-find over firings
+
+    def root(i):
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    first: dict = {}
+    for i, key in enumerate(zip(rec.tolist(), keys, strict=True)):
+        for k in key:
+            j = first.setdefault(k, i)
+            group[root(i)] = root(j)
+    roots = list(dict.fromkeys(root(i) for i in range(len(positions))))  # by first record
+    if len(roots) < 2:
+        return None
+    held = {r for r in roots[(len(roots) + 1) // 2 :]}
+    held_records = np.unique(rec[[root(i) in held for i in range(len(positions))]])
+    half = ev.explain if ev.explain[positions].any() else ev.heldout
+    return half & ~np.isin(ev.record_of, held_records)
 
 
 def label_features(ev: Evidence, seed: int = 0, progress=None) -> tuple[dict, dict]:
@@ -428,13 +477,18 @@ def summarise(ev: Evidence, labels: dict, rng) -> dict:
         "method": "offline rule from top tokens and metadata association on the explain "
         "records; detection = balanced accuracy on held-out records' windows "
         f"({N_TEST} activating across activation deciles + as many silent; 0.5 = chance); a "
-        "rare latent firing once on the explain half is made from the held-out half and scored "
-        "on the explain one",
+        "rare latent firing once on the explain half and more often on the held-out one is made "
+        "from the held-out half and scored on the explain one; one seen on one half only is made "
+        "from some of its texts there and scored on the others; a dense latent is scored against "
+        "the silent windows a scan of the whole half finds",
         "live": len(labels),
         "labelled": len(labels),
         "scored": sum(lab["detection"] is not None for lab in labels.values()),
-        "scored_on_explain_half": sum("scored_on" in lab for lab in labels.values()),
+        "scored_on_explain_half": sum(lab.get("scored_on") == "explain" for lab in labels.values()),
         "on_one_half_only": sum(min(lab["firings"].values()) == 0 for lab in labels.values()),
+        "scored_on_other_texts_of_one_half": sum(
+            lab.get("scored_on") == "other texts" for lab in labels.values()
+        ),
         "scored_on_at_least_8_windows": len(scored),
         "mean_detection_note": f"over latents scored on at least {2 * MIN_TEST} windows",
         "mean_detection": round(float(acc.mean()), 3) if len(acc) else None,
@@ -451,6 +505,12 @@ def score_phrase(label: dict) -> str:
     score, n = label.get("detection"), label.get("n_test", 0)
     seen = label.get("firings") or {}
     few = "" if n >= 2 * MIN_TEST else ", too few for the mean"
+    if score is not None and label.get("scored_on") == "other texts":
+        side = "explain" if seen.get("explain") else "held-out"
+        return (
+            f"detection {score:.2f} on {n} windows of other texts than its label was made "
+            f"from{few}: it fires in {side} texts only; 0.5 = chance"
+        )
     if score is not None and label.get("scored_on") == "explain":
         return (
             f"detection {score:.2f} on {n} windows of the explain half{few}: it fires once "
@@ -462,19 +522,14 @@ def score_phrase(label: dict) -> str:
         return "not scored: no held-out windows"
     n_explain, n_heldout = seen.get("explain", 0), seen.get("heldout", 0)
     if n_explain == 0 or n_heldout == 0:
-        side = "explain" if n_explain else "held-out"
+        side = "an explain" if n_explain else "a held-out"
         count = (
             "its one firing is"
             if n_explain + n_heldout == 1
             else (f"all {n_explain + n_heldout} of its firings are")
         )
         return (
-            f"not scored: {count} in {side} texts, so there is no other text to score its label on"
-        )
-    if n_explain == 1 and n_heldout == 1:
-        return (
-            "not scored: it fires once in explain and once in held-out texts, too few to "
-            "make a label from one and score it on the other"
+            f"not scored: {count} in {side} text, so there is no other text to score its label on"
         )
     return (
         "not scored: it fires in nearly every window of the texts it could be scored on, "

@@ -263,7 +263,8 @@ def test_a_window_s_first_tokens_are_no_text_start_unless_a_special_token_says_s
 
 def test_a_rare_latent_seen_once_on_the_explain_half_is_scored_there_instead():
     """Made from the held-out half and scored on the explain one, so it is still scored on texts
-    its label was not made from; a latent seen on one half only is not scored, and says why."""
+    its label was not made from; one seen on one half only is scored on its other texts there,
+    one seen in a single text is not scored, and says why."""
     from core.labels import label_feature, label_features, score_phrase
 
     tokens = _synthetic(lambda t, i, s: False).tokens
@@ -279,19 +280,54 @@ def test_a_rare_latent_seen_once_on_the_explain_half_is_scored_there_instead():
     assert label["rule"]["tokens"][:1] == ["w7"] and "'w7' 100%" in label["stats"]
     assert label_features(ev)[1]["scored_on_explain_half"] == 1
 
+    # seen on the held-out half only: made from some of its texts there, scored on the others
     one_side = _synthetic(lambda t, i, s: i in fired and i != explain_one)
     label = label_feature(one_side, 5, np.random.default_rng(0))
-    assert label["detection"] is None and label["firings"]["explain"] == 0
-    assert "scored_on" not in label
-    assert f"all {len(fired) - 1} of its firings are in held-out texts" in score_phrase(label)
-    assert label_features(one_side)[1]["on_one_half_only"] == 1
+    assert label["firings"]["explain"] == 0 and label["scored_on"] == "other texts"
+    assert label["rule"]["tokens"][:1] == ["w7"] and label["detection"] >= 0.8
+    assert "other texts than its label was made from" in score_phrase(label)
+    summary = label_features(one_side)[1]
+    assert summary["on_one_half_only"] == 1 and summary["scored_on_other_texts_of_one_half"] == 1
+
+    one_text = _synthetic(lambda t, i, s: t[i] < 25 and i // 40 == 3)  # a held-out record
+    label = label_feature(one_text, 5, np.random.default_rng(0))
+    assert label["detection"] is None and label["firings"]["heldout"] > 1
+    assert "of its firings are in a held-out text, so there is no other" in score_phrase(label)
 
     held_one = min(i for i in sevens if (i // 40) % 2 == 1)
     once_each = _synthetic(lambda t, i, s: i in (explain_one, held_one))
-    label = label_feature(once_each, 5, np.random.default_rng(0))
-    assert label["detection"] is None and "once in explain and once in held-out" in score_phrase(
-        label
-    )
+    label = label_feature(once_each, 5, np.random.default_rng(0))  # made from one, scored on one
+    assert label["firings"] == {"explain": 1, "heldout": 1} and "scored_on" not in label
+    assert label["detection"] is not None and label["n_test"] == 2
+    assert "on 2 held-out windows, too few for the mean" in score_phrase(label)
+    assert label["rule"]["tokens"][:1] == [f"w{tokens[explain_one]}"]
+
+
+def test_one_text_packed_in_two_records_is_not_split_between_making_and_scoring():
+    """A training window repeats a text of the dataset: firings on the same token after the same
+    context are one text's, so a latent seen there only is not scored on the copy of the text
+    it was made from."""
+    from core.labels import label_feature, score_phrase
+
+    ev = _synthetic(lambda t, i, s: False)
+    tokens, region = ev.tokens.copy(), ev.region.copy()
+    tokens[120:160], region[120:160] = tokens[40:80], region[40:80]  # held-out records 1 and 3
+    at = 40 + int(np.flatnonzero(region[40:80] > 0)[20])
+    copy = Evidence(tokens, region, ev.record_start, ev.records, ev.token_text,
+                    np.array([at, at + 80]), np.full(2, 5), np.ones(2, np.float32), 8, (0,))  # fmt: skip
+    label = label_feature(copy, 5, np.random.default_rng(0))
+    assert label["firings"] == {"explain": 0, "heldout": 2} and label["detection"] is None
+    assert "all 2 of its firings are in a held-out text" in score_phrase(label)
+
+
+def test_a_dense_latent_is_scored_on_as_many_silent_windows_as_its_half_holds():
+    """Silent in 1 record of 20 only, random draws find few silent windows; a scan of the
+    half finds the rest, so it is scored on as many windows as a sparse latent."""
+    from core.labels import N_TEST, label_feature
+
+    dense = _synthetic(lambda t, i, s: (i // 40) % 20 not in (0, 1))
+    label = label_feature(dense, 5, np.random.default_rng(0))
+    assert label["detection"] is not None and label["n_test"] == 2 * N_TEST
 
 
 def test_a_latent_firing_everywhere_is_not_scored_for_want_of_silent_windows():
