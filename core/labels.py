@@ -20,8 +20,9 @@ label says `scored_on: explain`), since either way it is scored on texts it was 
 One that fires once on each half is made from the explain one and scored on the held-out one.
 A latent that fires on one half only is made from some of the texts it fires in and scored on
 the others (`scored_on: other texts`); one seen in a single text cannot be scored on any text it
-was not made from. Every label keeps its firing counts per half (`firings`). A dense latent, silent in few windows, is scored against
-the silent windows a scan of its whole half finds, where 6 random draws per window find too few.
+was not made from. Every label keeps its firing counts per half (`firings`). A dense latent,
+silent in few windows, draws its silent windows from a scan of its whole half, where 6 random
+draws per window find too few.
 
     labels, summary = label_features(Evidence(...)); write_labels(sae_dir, labels, summary)
 """
@@ -43,6 +44,9 @@ DIMENSIONS = ("region", "reply", "model", "kind", "topic", "lang", "place")
 NEAR = 3  # "place": on or up to this many tokens after a special token or a text's first token
 FAR = np.iinfo(np.int64).max  # since_special of a token with no start before it in its record
 MIN_PRECISION = 0.02  # a token named first carries a firing on at least this share of its uses
+CONTEXT = 12  # a firing's token and the 12 tokens before it mark its text
+RUN = 16  # a text packed into several records shares its runs of 16 tokens with its copies
+MAX_COPIES = 8  # a run in more records than this is boilerplate (a system prompt), not a copy
 REGION_CODES = {1: "template", 2: "prompt", 3: "answer", 4: "text"}
 """Region 5, a training window (training/annotated.py), is counted but names no region: windows
 join a dashboard because a rare feature fires in them, so "in windows" would name the selection."""
@@ -81,6 +85,7 @@ class Evidence:
     """The tokenizer's special tokens: where texts and turns start ("place")."""
     codes: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
+    _runs: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         n = len(self.tokens)
@@ -141,6 +146,28 @@ class Evidence:
         """[R] bool: does the record begin a text? A training window (training/annotated.py)
         may begin mid-text, so only a special token marks a start in it."""
         return np.array([r.get("kind") != "window" for r in self.records], bool)
+
+    def runs(self) -> tuple[np.ndarray, np.ndarray]:
+        """[N] a hash of the RUN tokens from each token on in its record (0 where fewer are
+        left), and [N] bool: is that run in at most MAX_COPIES records (a copy's, not
+        boilerplate's)? Computed once, for the latents seen on one half only."""
+        if self._runs is None:
+            n, m = len(self.tokens), max(len(self.tokens) - RUN + 1, 0)
+            h = np.zeros(m, np.uint64)
+            ids = self.tokens.astype(np.uint64)
+            for j in range(RUN):  # a polynomial hash, wrapping at 2**64
+                h = h * np.uint64(1_000_003) + ids[j : j + m]
+            ok = self.record_of[:m] == self.record_of[RUN - 1 :][:m]
+            pairs = np.unique(
+                np.stack([h[ok], self.record_of[:m][ok].astype(np.uint64)], 1), axis=0
+            )
+            hashes, n_records = np.unique(pairs[:, 0], return_counts=True)
+            runs = np.zeros(n, np.uint64)
+            runs[:m][ok] = h[ok]
+            rare = np.zeros(n, bool)
+            rare[:m] = ok & np.isin(h, hashes[n_records <= MAX_COPIES])
+            self._runs = (runs, rare)
+        return self._runs
 
     def firing(self, f: int) -> tuple[np.ndarray, np.ndarray]:
         """(flat token indices, values) where latent f fires, by token index."""
@@ -408,39 +435,55 @@ def label_feature(ev: Evidence, f: int, rng) -> dict | None:
     return out
 
 
-CONTEXT = 12  # firings with the same token and 12 tokens before it are one text's, packed twice
-
-
 def split_texts(ev: Evidence, positions: np.ndarray) -> np.ndarray | None:
     """For a latent seen on one half of the split only: [N] bool, the tokens of that half to make
     its label from; it is scored on the rest (the other half, where it is silent, and the texts
     of its half it was not made from). None where it fires in one text only.
 
     A text may sit in several records (its record of the dataset and the training windows it
-    was packed into), so firings in one record, or on the same token after the same context, are
-    one text's. The label is made from the first half of those texts (by record) and every record
-    holding one of the others is left out of it."""
+    was packed into, each cut and joined to other texts in its own way), so records are one
+    text's where they share a firing's token with the 12 tokens before it (or with as many as
+    its record holds, where the record cuts them), or a run of 16 tokens found in at most 8
+    records. What follows a firing marks no text: a prompt's template may follow it in many.
+    The label is made from the first half of those texts (by record), and every record of the
+    others is left out of it."""
     rec = ev.record_of[positions]
-    keys = [tuple(ev.tokens[max(ev.record_start[r], p - CONTEXT) : p + 1].tolist())
-            for p, r in zip(positions.tolist(), rec.tolist(), strict=True)]  # fmt: skip
-    group = list(range(len(positions)))  # union-find over firings
+    records = list(dict.fromkeys(rec.tolist()))  # union-find over the records it fires in
+    group = {r: r for r in records}
 
-    def root(i):
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
-        return i
+    def root(r):
+        while group[r] != r:
+            group[r] = group[group[r]]
+            r = group[r]
+        return r
 
     first: dict = {}
-    for i, key in enumerate(zip(rec.tolist(), keys, strict=True)):
-        for k in key:
-            j = first.setdefault(k, i)
-            group[root(i)] = root(j)
-    roots = list(dict.fromkeys(root(i) for i in range(len(positions))))  # by first record
+
+    def union(a, b):
+        group[root(a)] = root(b)
+
+    def join(r, key):
+        union(r, first.setdefault(key, r))
+
+    keys = [tuple(ev.tokens[max(int(ev.record_start[r]), p - CONTEXT) : p + 1].tolist())
+            for p, r in zip(positions.tolist(), rec.tolist(), strict=True)]  # fmt: skip
+    for key, r in zip(keys, rec.tolist(), strict=True):
+        join(r, key)
+    for cut, r in zip(keys, rec.tolist(), strict=True):
+        if len(cut) <= CONTEXT:  # cut by its record's start: the copy may hold what came before
+            for key, other in zip(keys, rec.tolist(), strict=True):
+                if key[-len(cut) :] == cut:
+                    union(r, other)
+    runs, rare = ev.runs()
+    for r in records:
+        s, e = int(ev.record_start[r]), int(ev.record_start[r + 1])
+        for h in np.unique(runs[s:e][rare[s:e]]).tolist():
+            join(r, h)  # an int: no token key is one
+    roots = list(dict.fromkeys(root(r) for r in records))  # by first record
     if len(roots) < 2:
         return None
-    held = {r for r in roots[(len(roots) + 1) // 2 :]}
-    held_records = np.unique(rec[[root(i) in held for i in range(len(positions))]])
+    held = set(roots[(len(roots) + 1) // 2 :])
+    held_records = [r for r in records if root(r) in held]
     half = ev.explain if ev.explain[positions].any() else ev.heldout
     return half & ~np.isin(ev.record_of, held_records)
 

@@ -304,25 +304,51 @@ def test_a_rare_latent_seen_once_on_the_explain_half_is_scored_there_instead():
 
 
 def test_one_text_packed_in_two_records_is_not_split_between_making_and_scoring():
-    """A training window repeats a text of the dataset: firings on the same token after the same
-    context are one text's, so a latent seen there only is not scored on the copy of the text
-    it was made from."""
+    """A training window repeats a text of the dataset, cut and joined to other texts in its
+    own way: the two records are one text's whether the latent fires on the same token after the
+    same context, at the window's edge, or on other tokens of the copy, so a latent seen there
+    only is not scored on the copy of the text it was made from. A run of tokens many records
+    share (a system prompt) makes no copy."""
     from core.labels import label_feature, score_phrase
 
     ev = _synthetic(lambda t, i, s: False)
-    tokens, region = ev.tokens.copy(), ev.region.copy()
-    tokens[120:160], region[120:160] = tokens[40:80], region[40:80]  # held-out records 1 and 3
-    at = 40 + int(np.flatnonzero(region[40:80] > 0)[20])
-    copy = Evidence(tokens, region, ev.record_start, ev.records, ev.token_text,
-                    np.array([at, at + 80]), np.full(2, 5), np.ones(2, np.float32), 8, (0,))  # fmt: skip
-    label = label_feature(copy, 5, np.random.default_rng(0))
-    assert label["firings"] == {"explain": 0, "heldout": 2} and label["detection"] is None
-    assert "all 2 of its firings are in a held-out text" in score_phrase(label)
+
+    def label(tokens, fired):
+        e = Evidence(tokens, np.where(tokens == 0, 0, 4), ev.record_start, ev.records,
+                     ev.token_text, np.array(fired), np.full(len(fired), 5),
+                     np.ones(len(fired), np.float32), 8, (0,))  # fmt: skip
+        return label_feature(e, 5, np.random.default_rng(0))
+
+    copy = ev.tokens.copy()
+    copy[120:160] = copy[40:80]  # held-out records 1 and 3 hold the same text
+    lab = label(copy, [60, 140])
+    assert lab["firings"] == {"explain": 0, "heldout": 2} and lab["detection"] is None
+    assert "all 2 of its firings are in a held-out text" in score_phrase(lab)
+    assert label(copy, [45, 150])["detection"] is None  # other tokens of the copy
+
+    edge = ev.tokens.copy()
+    edge[150:160] = edge[40:50]  # the window ends with the text's first 10 tokens, after another
+    assert label(edge, [42, 152])["detection"] is None
+    mid = ev.tokens.copy()
+    mid[120:130] = mid[50:60]  # the window starts mid-text: the dataset record holds more
+    assert label(mid, [52, 122])["detection"] is None
+
+    template = ev.tokens.copy()
+    for r in (1, 3):  # two texts, each with the same 12 tokens after the firing
+        template[40 * r + 21 : 40 * r + 34] = ev.tokens[61:74]
+    lab = label(template, [60, 140])
+    assert lab["detection"] is not None and lab["scored_on"] == "other texts"
+
+    shared = ev.tokens.copy()
+    for r in range(1, 20, 2):  # 10 held-out records open with the same 20 tokens
+        shared[40 * r : 40 * r + 20] = shared[40:60]
+    lab = label(shared, [70, 150])  # fired after it in two of them: two texts
+    assert lab["detection"] is not None and lab["scored_on"] == "other texts"
 
 
 def test_a_dense_latent_is_scored_on_as_many_silent_windows_as_its_half_holds():
-    """Silent in 1 record of 20 only, random draws find few silent windows; a scan of the
-    half finds the rest, so it is scored on as many windows as a sparse latent."""
+    """Silent in 1 record of 10 of each half only, random draws find few silent windows; a scan
+    of the half finds the rest, so it is scored on as many windows as a sparse latent."""
     from core.labels import N_TEST, label_feature
 
     dense = _synthetic(lambda t, i, s: (i // 40) % 20 not in (0, 1))
