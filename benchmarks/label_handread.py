@@ -47,7 +47,7 @@ def _text(store, tokens, s: int, e: int, mark: int | None = None) -> str:
     parts = store.text(tokens[s:e])
     if mark is not None:
         parts[mark - s] = "«" + parts[mark - s] + "»"
-    return "".join(parts).replace("\n", "↵")
+    return "".join(parts).replace("\n", "↵").replace("\r", "␍")  # one window, one line
 
 
 def prepare(sae_dir: str, n: int, out: str, seed: int = 0) -> dict:
