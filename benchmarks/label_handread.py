@@ -5,7 +5,7 @@ applying them detect the feature as well as their rule does?
     # a reader writes DIR/explanations.jsonl from DIR/explain.md (never seeing the labels)
     python -m benchmarks.label_handread fill --dir DIR   # DIR/detect_hand.md
     # other readers mark DIR/detect_hand.md and DIR/detect_offline.md (never seeing the key)
-    python -m benchmarks.label_handread score --dir DIR --json benchmarks/results/label_handread.json
+    python -m benchmarks.label_handread score --dir DIR --json benchmarks/results/label_handread_organism.json
 
 `prepare` draws n features scored on held-out windows the usual way (both halves, 2 x N_TEST
 windows) and writes, per feature, up to 12 activating windows of the explain half with the
@@ -31,7 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.labels import LEFT_D, MIN_TEST, N_TEST, RIGHT_D, Rule, accuracy, sample_windows
+from core.labels import (
+    LEFT_D,
+    MIN_TEST,
+    N_EXPLAIN,
+    N_TEST,
+    RIGHT_D,
+    Rule,
+    accuracy,
+    sample_windows,
+)
 
 N_SHOWN = 12  # activating windows a reader explains from, as an LLM explainer is shown
 HOW = (
@@ -72,7 +81,7 @@ def prepare(sae_dir: str, n: int, out: str, seed: int = 0) -> dict:
     for f in picked:
         lab = details[str(f)]
         rng = np.random.default_rng([0, f])  # label_feature's draws: its fit windows, then test
-        sample_windows(ev, f, ev.explain, 60, rng)
+        sample_windows(ev, f, ev.explain, N_EXPLAIN, rng)
         test = sample_windows(ev, f, ev.heldout, N_TEST, rng)
         rule = Rule(tuple(lab["rule"]["tokens"]), tuple(lab["rule"]["where"].items()))
         rule_acc = round(accuracy(ev, rule, test), 3)
@@ -134,8 +143,8 @@ def score(out: str) -> dict:
                 row = json.loads(line)
                 f = str(row["feature"])
                 per[f][name] = round(_balanced(row["marks"].strip(), key[f]["active"]), 3)
-    expl = {str(json.loads(x)["feature"]): json.loads(x)["explanation"]
-            for x in (d / "explanations.jsonl").read_text().splitlines() if x.strip()}  # fmt: skip
+    rows = [json.loads(x) for x in (d / "explanations.jsonl").read_text().splitlines() if x.strip()]
+    expl = {str(r["feature"]): r["explanation"] for r in rows}
     for f in per:
         per[f]["explanation"] = expl.get(f)
     done = [f for f in per if "hand" in per[f] and "offline" in per[f]]
