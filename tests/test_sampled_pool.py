@@ -148,3 +148,19 @@ def test_the_command_writes_beside_the_sae_and_the_dashboard_refuses_a_pool_with
     code = main(["dashboard", "--sae", str(folder), "--top-up", "0",
                  "--extra-pool", result["pool"], "--device", "cpu"])  # fmt: skip
     assert code == 2 and "needs --top-up" in capsys.readouterr().err
+
+
+def test_texts_written_in_bfloat16_are_kept_only_where_the_float32_check_finds_a_short_latent(
+    tiny_subject, tiny_sae, sae_dir, tmp_path
+):
+    from training.rare_records import record_features
+    from training.sampled_pool import read_pool, sample_pool
+
+    folder, short = sae_dir
+    out = tmp_path / "pool.jsonl"
+    sample_pool(_config(folder, out, write_dtype="bfloat16"))
+    for rec in read_pool(out):
+        (fired,) = record_features(tiny_sae, tiny_subject, [rec], context_size=24)
+        assert {f for f, _ in fired} & short
+    with pytest.raises(BadInputError, match="no torch dtype"):
+        sample_pool(_config(folder, tmp_path / "other.jsonl", write_dtype="bf16"))

@@ -185,7 +185,7 @@ def cmd_sample_pool(args) -> dict:
     cfg = SampleConfig(
         sae=args.sae, out=out, subject=args.subject, tokens=args.tokens, length=args.length,
         batch=args.batch, temperature=args.temperature, need=args.need, seed=args.seed,
-        device=args.device,
+        device=args.device, write_dtype=args.write_dtype, check_rows=args.check_rows,
     )  # fmt: skip
     return {"pool": out, "config": str(config_path(out)), **sample_pool(cfg)}
 
@@ -294,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--need", type=int, default=8, help="as the dashboard's --top-up")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument(
+        "--write-dtype", default=None,
+        help="dtype the subject writes in (bfloat16: several times faster on a GPU); every text "
+        "is still checked in float32",
+    )  # fmt: skip
+    p.add_argument("--check-rows", type=int, default=512, help="texts checked at once")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sample_pool)
 

@@ -54,7 +54,14 @@ class SampleConfig:
     seed: int = 0
     device: str | None = None
     dtype: str = "float32"
-    """As the dashboard's CPU pass computes: a latent at its TopK threshold falls the same way."""
+    """The check's: as the dashboard's CPU pass computes, so a latent at its TopK threshold falls
+    the same way."""
+    write_dtype: str | None = None
+    """The dtype the subject writes in; None: `dtype`. On a GPU, bfloat16 writes several times
+    faster (benchmarks/results/sample_pool_speed.json); every text is still checked at `dtype`,
+    and again on the CPU by the top-up."""
+    check_rows: int = 512
+    """Texts checked at once (the check's memory grows with rows x length x latents)."""
 
     @property
     def n_batches(self) -> int:
@@ -126,15 +133,19 @@ def read_pool(path: str | Path) -> list[Record]:
     return out
 
 
-def _fired(sae, subject, ids: torch.Tensor, regions: np.ndarray, wanted: torch.Tensor):
-    """Per row, the wanted latents that fire on its counted tokens."""
+def _fired(sae, subject, ids: torch.Tensor, regions: np.ndarray, wanted: torch.Tensor, rows: int):
+    """Per row, the wanted latents that fire on its counted tokens (`rows` texts at a time)."""
     from core.splice import residual_at
 
-    h = residual_at(subject, sae.hook_name, ids)
-    acts = sae.encode(h.float().to(sae.W_dec.device))[..., wanted.to(sae.W_dec.device)]
-    counted = torch.from_numpy(regions.reshape(ids.shape) > 0).to(acts.device)
-    hit = ((acts > 0) & counted[..., None]).any(1).cpu()  # [B, n_wanted]
-    return [wanted[row.nonzero().flatten()].tolist() for row in hit]
+    counted_all = torch.from_numpy(regions.reshape(ids.shape) > 0)
+    out = []
+    for lo in range(0, len(ids), max(1, rows)):
+        h = residual_at(subject, sae.hook_name, ids[lo : lo + rows])
+        acts = sae.encode(h.float().to(sae.W_dec.device))[..., wanted.to(sae.W_dec.device)]
+        counted = counted_all[lo : lo + rows].to(acts.device)
+        hit = ((acts > 0) & counted[..., None]).any(1).cpu()  # [rows, n_wanted]
+        out += [wanted[row.nonzero().flatten()].tolist() for row in hit]
+    return out
 
 
 def _line(row: dict) -> str:
@@ -142,8 +153,12 @@ def _line(row: dict) -> str:
 
 
 def _draws(config: dict) -> dict:
-    """The settings a run's texts depend on: a resumed run may sample more, or on another device."""
-    return {k: v for k, v in config.items() if k not in ("tokens", "device")}
+    """The settings a run's texts depend on: a resumed run may sample more, on another device, or
+    check fewer rows at once. A setting a run's config lacks (written before it existed) counts as
+    its default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(SampleConfig)}
+    config = {**{k: v for k, v in defaults.items() if k not in config}, **config}
+    return {k: v for k, v in config.items() if k not in ("tokens", "device", "check_rows")}
 
 
 def _resume(cfg: SampleConfig, counts: np.ndarray, seen: set, tokenizer, chat_text) -> int:
@@ -185,7 +200,13 @@ def sample_pool(cfg: SampleConfig) -> dict:
         raise BadInputError(f"{cfg.sae} does not name its subject; pass --subject")
     if cfg.length < 2 or cfg.batch < 1 or cfg.tokens < 1:
         raise BadInputError("length must be at least 2, batch and tokens at least 1")
+    for name in (cfg.dtype, cfg.write_dtype):
+        if name is not None and not isinstance(getattr(torch, str(name), None), torch.dtype):
+            raise BadInputError(f"{name!r} is no torch dtype: use float32, bfloat16 or float16")
     subject = load_subject(source, device=cfg.device, dtype=cfg.dtype)
+    writer = subject
+    if cfg.write_dtype and getattr(torch, cfg.write_dtype) != subject.dtype:
+        writer = load_subject(source, device=cfg.device, dtype=cfg.write_dtype)
     sae = load_sae(cfg.sae, subject)
     tok = subject.tokenizer
     at_start = card_counts(card, sae.d_sae)
@@ -205,13 +226,14 @@ def sample_pool(cfg: SampleConfig) -> dict:
                 break
             gen.manual_seed(cfg.seed * 1_000_003 + b)
             row_starts = starts[torch.arange(cfg.batch, device=starts.device) % len(starts)]
-            ids = sample_texts(subject.model, row_starts, cfg.length, cfg.temperature, gen)
+            ids = sample_texts(writer.model, row_starts, cfg.length, cfg.temperature, gen)
             ids_list = ids.cpu().tolist()
             texts = tok.batch_decode(ids_list)
             recs = [sampled_record(i, t, source) for i, t in zip(ids_list, texts, strict=True)]
             _, _, regions = encode_records(tok, subject.chat_text, recs, cfg.length, set(seen))
             kept = []
-            for rec, fired in zip(recs, _fired(sae, subject, ids, regions, wanted), strict=True):
+            hits = _fired(sae, subject, ids, regions, wanted, cfg.check_rows)
+            for rec, fired in zip(recs, hits, strict=True):
                 side = int(rec.meta["split"] == "heldout")
                 if any(short[side, f] for f in fired):
                     counts[side, fired] += 1
