@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda")
     p.add_argument(
         "--write-dtype", default=None,
-        help="dtype the subject writes in (bfloat16: several times faster on a GPU); every text "
-        "is still checked in float32",
+        help="dtype the subject writes in (bfloat16: half the memory, room for a larger "
+        "--batch, which is what speeds writing); every text is still checked in float32",
     )  # fmt: skip
     p.add_argument("--check-rows", type=int, default=512, help="texts checked at once")
     p.add_argument("--json", action="store_true")

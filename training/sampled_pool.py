@@ -57,9 +57,10 @@ class SampleConfig:
     """The check's: as the dashboard's CPU pass computes, so a latent at its TopK threshold falls
     the same way."""
     write_dtype: str | None = None
-    """The dtype the subject writes in; None: `dtype`. On a GPU, bfloat16 writes several times
-    faster (benchmarks/results/sample_pool_speed.json); every text is still checked at `dtype`,
-    and again on the CPU by the top-up."""
+    """The dtype the subject writes in; None: `dtype`. Writing is bound by per-step overhead, so
+    the batch sets the speed; bfloat16 halves the writer's memory and so lets the batch grow
+    (benchmarks/results/sample_pool_speed.json). Every text is still checked at `dtype`, and
+    again on the CPU by the top-up."""
     check_rows: int = 512
     """Texts checked at once (the check's memory grows with rows x length x latents)."""
 
