@@ -119,9 +119,8 @@ def main() -> None:
         "what": "sample-pool's writing speed (sample_texts) by dtype and batch, and its float32 "
         "check (_fired), on a SmolLM2-135M-shaped model with random weights",
         "machine": f"{gpu}, torch {torch.__version__}",
-        "command": "python -m benchmarks.sample_pool_speed " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        ),
+        "command": "python -m benchmarks.sample_pool_speed "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
         "writing": writing,
         "check": check,
     }
