@@ -1,0 +1,88 @@
+"""How an SAE card's offline labels changed between two builds.
+
+    git show HEAD:assets/organism/sae/card.json > /tmp/old_card.json
+    python -m benchmarks.label_change /tmp/old_card.json assets/organism/sae/card.json
+
+Prints, from both cards' `label_details`: how many entries, label texts and detection scores
+changed, which latents were labelled or scored for the first time, which reached the 8
+windows the README's mean counts, the mean over latents scored on 8 windows both times,
+and the latents still without a score with their firings per half.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from core.labels import MIN_TEST
+
+ENOUGH = 2 * MIN_TEST
+
+
+def scored(entry: dict | None) -> bool:
+    return entry is not None and entry.get("detection") is not None
+
+
+def enough(entry: dict | None) -> bool:
+    return scored(entry) and entry.get("n_test", 0) >= ENOUGH
+
+
+def first_token(entry: dict) -> str | None:
+    tokens = entry.get("rule", {}).get("tokens") or []
+    return tokens[0] if tokens else None
+
+
+def change(old: dict, new: dict) -> dict:
+    both = [k for k in new if k in old]
+    texts = [k for k in both if old[k]["text"] != new[k]["text"]]
+    steady = [k for k in both if enough(old[k]) and enough(new[k])]
+
+    def mean(card: dict) -> float | None:
+        return round(sum(card[k]["detection"] for k in steady) / len(steady), 4) if steady else None
+
+    return {
+        "entries_changed": sum(old.get(k) != new.get(k) for k in set(old) | set(new)),
+        "texts_changed": len(texts),
+        "texts_changed_keep_first_token": sum(
+            first_token(old[k]) == first_token(new[k]) for k in texts
+        ),
+        "texts_changed_keep_metadata_part": sum(
+            old[k].get("rule", {}).get("where") == new[k].get("rule", {}).get("where")
+            for k in texts
+        ),
+        "detections_changed": sum(old[k].get("detection") != new[k].get("detection") for k in both),
+        "newly_labelled": sorted(int(k) for k in new if k not in old),
+        "lost": sorted(int(k) for k in old if k not in new),
+        "newly_scored": {
+            k: {key: new[k].get(key) for key in ("detection", "n_test", "firings")}
+            for k in sorted(new, key=int)
+            if scored(new[k]) and not scored(old.get(k))
+        },
+        "lost_score": sorted(int(k) for k in both if scored(old[k]) and not scored(new[k])),
+        "reached_8_windows": sorted(
+            int(k) for k in new if enough(new[k]) and not enough(old.get(k))
+        ),
+        "scored_on_8_windows_both_times": len(steady),
+        "mean_detection_of_those": {"old": mean(old), "new": mean(new)},
+        "still_unscored": {
+            k: new[k].get("firings") for k in sorted(new, key=int) if not scored(new[k])
+        },
+    }
+
+
+def details(path: str) -> dict:
+    card = json.loads(Path(path).read_text())
+    return {
+        k: d for k, d in (card.get("label_details") or {}).items() if d.get("source") == "offline"
+    }
+
+
+def main(args: list[str]) -> None:
+    if len(args) != 2:
+        raise SystemExit("usage: python -m benchmarks.label_change OLD_CARD.json NEW_CARD.json")
+    print(json.dumps(change(details(args[0]), details(args[1])), indent=1))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
