@@ -15,9 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.labels import MIN_TEST
-
-ENOUGH = 2 * MIN_TEST
+from benchmarks.label_figures import ENOUGH, offline
 
 
 def scored(entry: dict | None) -> bool:
@@ -72,10 +70,7 @@ def change(old: dict, new: dict) -> dict:
 
 
 def details(path: str) -> dict:
-    card = json.loads(Path(path).read_text())
-    return {
-        k: d for k, d in (card.get("label_details") or {}).items() if d.get("source") == "offline"
-    }
+    return offline(json.loads(Path(path).read_text()).get("label_details") or {})
 
 
 def main(args: list[str]) -> None:

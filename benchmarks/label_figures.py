@@ -19,12 +19,18 @@ from core.labels import MIN_PRECISION, MIN_TEST, NEAR, SHOWN, Rule
 IMPRECISE = f"on under {MIN_PRECISION:.0%} of their occurrences"
 NO_PATTERN = Rule().describe()
 PLACE = f"on or up to {NEAR} tokens after a special token"
+ENOUGH = 2 * MIN_TEST  # held-out windows a score needs to count in the README's means
+
+
+def offline(details: dict) -> dict:
+    """A card's `label_details`, offline labels only."""
+    return {k: d for k, d in details.items() if d.get("source") == "offline"}
 
 
 def counts(details: dict) -> dict:
-    labels = [d for d in details.values() if d.get("source") == "offline"]
+    labels = list(offline(details).values())
     scored = [d for d in labels if d.get("detection") is not None]
-    enough = [d["detection"] for d in scored if d.get("n_test", 0) >= 2 * MIN_TEST]
+    enough = [d["detection"] for d in scored if d.get("n_test", 0) >= ENOUGH]
     unscored = [d["firings"] for d in labels if d.get("detection") is None]
     texts = [d["text"] for d in labels]
     return {
