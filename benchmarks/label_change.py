@@ -4,7 +4,8 @@
     python -m benchmarks.label_change /tmp/old_card.json assets/organism/sae/card.json
 
 Prints, from both cards' `label_details`: how many entries, label texts and detection scores
-changed, which latents were labelled or scored for the first time, which reached the 8
+changed (and of the texts, how many keep their first or all shown tokens, and how many change
+among rare and frequent latents), which latents were labelled or scored for the first time, which reached the 8
 windows the README's mean counts, the mean over latents scored on 8 windows both times,
 and the latents still without a score with their firings per half.
 """
@@ -16,6 +17,9 @@ import sys
 from pathlib import Path
 
 from benchmarks.label_figures import ENOUGH, offline
+from core.labels import SHOWN
+
+BANDS = ((0, 20), (20, 1000), (1000, None))  # firings on both halves, in the new card
 
 
 def scored(entry: dict | None) -> bool:
@@ -26,9 +30,24 @@ def enough(entry: dict | None) -> bool:
     return scored(entry) and entry.get("n_test", 0) >= ENOUGH
 
 
-def first_token(entry: dict) -> str | None:
-    tokens = entry.get("rule", {}).get("tokens") or []
-    return tokens[0] if tokens else None
+def tokens(entry: dict) -> list[str]:
+    return entry.get("rule", {}).get("tokens") or []
+
+
+def firings(entry: dict) -> int:
+    return sum((entry.get("firings") or {}).values())
+
+
+def by_firings(old: dict, new: dict, both: list[str]) -> dict:
+    out = {}
+    for lo, hi in BANDS:
+        band = [k for k in both if firings(new[k]) >= lo and (hi is None or firings(new[k]) < hi)]
+        name = f"{lo} or more" if hi is None else f"{lo} to {hi - 1}"
+        out[name] = {
+            "features": len(band),
+            "texts_changed": sum(old[k]["text"] != new[k]["text"] for k in band),
+        }
+    return out
 
 
 def change(old: dict, new: dict) -> dict:
@@ -43,12 +62,16 @@ def change(old: dict, new: dict) -> dict:
         "entries_changed": sum(old.get(k) != new.get(k) for k in set(old) | set(new)),
         "texts_changed": len(texts),
         "texts_changed_keep_first_token": sum(
-            first_token(old[k]) == first_token(new[k]) for k in texts
+            tokens(old[k])[:1] == tokens(new[k])[:1] for k in texts
+        ),
+        "texts_changed_keep_shown_tokens": sum(
+            tokens(old[k])[:SHOWN] == tokens(new[k])[:SHOWN] for k in texts
         ),
         "texts_changed_keep_metadata_part": sum(
             old[k].get("rule", {}).get("where") == new[k].get("rule", {}).get("where")
             for k in texts
         ),
+        "texts_changed_by_firings": by_firings(old, new, both),
         "detections_changed": sum(old[k].get("detection") != new[k].get("detection") for k in both),
         "newly_labelled": sorted(int(k) for k in new if k not in old),
         "lost": sorted(int(k) for k in old if k not in new),

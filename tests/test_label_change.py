@@ -28,6 +28,8 @@ def test_change_counts_new_scores_texts_and_the_steady_mean(tmp_path):
         details(write(tmp_path / "old.json", old)), details(write(tmp_path / "new.json", new))
     )
     assert out["texts_changed"] == 1 and out["texts_changed_keep_first_token"] == 1
+    assert out["texts_changed_keep_shown_tokens"] == 0  # "d" became "e" among the shown tokens
+    assert out["texts_changed_by_firings"]["0 to 19"] == {"features": 3, "texts_changed": 1}
     assert out["newly_labelled"] == [4] and out["lost"] == [] and out["lost_score"] == []
     assert list(out["newly_scored"]) == ["2"]
     assert out["reached_8_windows"] == [2, 3]
